@@ -1,0 +1,3 @@
+"""jobdash: a live dashboard for neutron-facility data-reduction jobs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,79 @@
+"""Identifiers of jobs and workflows, with their wire text forms."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TypeAlias
+
+JobNumber: TypeAlias = uuid.UUID
+"""Shared by all jobs committed together for one workflow (a JobSet)."""
+
+SourceName: TypeAlias = str
+"""Names the data source a job reduces, e.g. ``mantle_detector``."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobId:
+    """One job: a source reduced under one job number.
+
+    Text form ``source_name/job_number``. Source names may themselves contain
+    ``/``, so parsing splits on the *last* slash.
+    """
+
+    source_name: SourceName
+    job_number: JobNumber
+
+    def __str__(self) -> str:
+        return f"{self.source_name}/{self.job_number}"
+
+    @property
+    def short(self) -> str:
+        """First eight hex digits of the job number, for compact display."""
+        return self.job_number.hex[:8]
+
+    @classmethod
+    def parse(cls, text: str) -> JobId:
+        """Parse ``source_name/job_number``; raise ``ValueError`` if malformed."""
+        source, sep, number = text.rpartition("/")
+        if not sep or not source:
+            raise ValueError(f"not a job id (expected 'source/uuid'): {text!r}")
+        return cls(source, uuid.UUID(number))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowId:
+    """A versioned workflow of an instrument, optionally in a namespace.
+
+    Text forms: ``instrument/name/version`` or
+    ``instrument/namespace/name/version``.
+    """
+
+    instrument: str
+    name: str
+    version: int
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        if self.namespace is None:
+            return f"{self.instrument}/{self.name}/{self.version}"
+        return f"{self.instrument}/{self.namespace}/{self.name}/{self.version}"
+
+    @classmethod
+    def parse(cls, text: str) -> WorkflowId:
+        """Parse the 3- or 4-part text form; raise ``ValueError`` if malformed."""
+        parts = text.split("/")
+        if len(parts) == 3:
+            instrument, name, version = parts
+            namespace = None
+        elif len(parts) == 4:
+            instrument, namespace, name, version = parts
+        else:
+            raise ValueError(
+                f"not a workflow id (expected 3 or 4 '/'-separated parts): {text!r}"
+            )
+        if not instrument or not name or (namespace is not None and not namespace):
+            raise ValueError(f"not a workflow id (empty part): {text!r}")
+        if not version.isdigit():
+            raise ValueError(f"not a workflow id (version must be an integer): {text!r}")
+        return cls(instrument, name, int(version), namespace)

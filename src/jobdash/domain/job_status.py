@@ -1,0 +1,64 @@
+"""Heartbeats: one job's status, or one backend worker's status."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.job_state import JobState
+
+
+class JobStatus(NamedTuple):
+    """One heartbeat of one job; immutable.
+
+    A ``NamedTuple`` rather than a frozen dataclass because the ingestion hot
+    path builds one per message and tuple construction is several times
+    cheaper; it is still immutable and compares by value.
+
+    Attributes
+    ----------
+    job_id, workflow_id
+        Which job, under which workflow.
+    state
+        Reported state; ``JobState.unknown`` for states this version does not know.
+    error_message, warning_message
+        Free text from the backend (untrusted: display as text only).
+    start_time, end_time
+        Job start/end in ns since the epoch, or ``None``.
+    timestamp
+        When the heartbeat was produced (the message's envelope time, ns since
+        the epoch; 0 if unknown). Orders heartbeats of the same job: an older
+        one never overwrites a newer one.
+    """
+
+    job_id: JobId
+    workflow_id: WorkflowId
+    state: JobState
+    error_message: str | None = None
+    warning_message: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    timestamp: int = 0
+
+    @property
+    def message(self) -> str | None:
+        """The error if any, else the warning, else ``None``."""
+        return self.error_message or self.warning_message
+
+
+class ServiceStatus(NamedTuple):
+    """One heartbeat of a backend worker process (``message_type: service``)."""
+
+    instrument: str
+    service_name: str
+    worker_id: str
+    state: str
+    started_at: int | None = None
+    active_job_count: int | None = None
+    error: str | None = None
+    timestamp: int = 0
+
+    @property
+    def key(self) -> str:
+        """Identity of the worker across heartbeats."""
+        return f"{self.instrument}/{self.service_name}/{self.worker_id}"

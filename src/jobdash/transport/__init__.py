@@ -1,0 +1,1 @@
+"""Getting messages in and commands out: codec, sources, sinks, ingestion."""
