@@ -101,7 +101,11 @@ class Settings(BaseSettings):
     @property
     def effective_stale_after(self) -> float:
         """The stale threshold in seconds."""
-        return self.stale_after if self.stale_after is not None else 3 * self.heartbeat_interval
+        return (
+            self.stale_after
+            if self.stale_after is not None
+            else 3 * self.heartbeat_interval
+        )
 
     @property
     def config_file(self) -> Path:

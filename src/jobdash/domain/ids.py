@@ -75,5 +75,7 @@ class WorkflowId:
         if not instrument or not name or (namespace is not None and not namespace):
             raise ValueError(f"not a workflow id (empty part): {text!r}")
         if not version.isdigit():
-            raise ValueError(f"not a workflow id (version must be an integer): {text!r}")
+            raise ValueError(
+                f"not a workflow id (version must be an integer): {text!r}"
+            )
         return cls(instrument, name, int(version), namespace)

@@ -25,7 +25,9 @@ class JobState(StrEnum):
     @classmethod
     def parse(cls, text: object) -> JobState:
         """Map a wire value to a state; anything unrecognised is ``unknown``."""
-        return _BY_VALUE.get(text, cls.unknown) if isinstance(text, str) else cls.unknown
+        return (
+            _BY_VALUE.get(text, cls.unknown) if isinstance(text, str) else cls.unknown
+        )
 
     @property
     def is_final(self) -> bool:

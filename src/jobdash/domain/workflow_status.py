@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -41,7 +42,8 @@ class JobCondition(NamedTuple):
     has_warning: bool = False
 
 
-class AggregateStatus(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class AggregateStatus:
     """The aggregate with its counts, e.g. ``ERROR 1/4``.
 
     ``count`` is how many jobs are in the condition that decided the aggregate;

@@ -147,7 +147,7 @@ def decode_status(payload: bytes, timestamp: int = 0) -> JobStatus | ServiceStat
                 _status_cache.clear()
             _status_cache[key] = cached
     if type(cached) is tuple:
-        return JobStatus(*cached, timestamp)
+        return JobStatus._make((*cached, timestamp))
     assert isinstance(cached, ServiceStatus)
     return cached._replace(timestamp=timestamp)
 
@@ -185,7 +185,9 @@ def _parse_job_message(message: dict[str, Any]) -> tuple[Any, ...]:
     try:
         number = uuid.UUID(job_number)
     except ValueError:
-        raise DecodeError(f"job heartbeat: bad job_number {job_number[:64]!r}") from None
+        raise DecodeError(
+            f"job heartbeat: bad job_number {job_number[:64]!r}"
+        ) from None
     workflow_text = message.get("workflow_id")
     if not isinstance(workflow_text, str):
         raise DecodeError("job heartbeat: 'workflow_id' missing or not text")
@@ -283,7 +285,7 @@ def encode_status(
             "active_job_count": status.active_job_count,
             "error": status.error,
         }
-    return serialise_x5f2(
+    payload: bytes = serialise_x5f2(
         SOFTWARE_NAME,
         software_version,
         service_id,
@@ -292,6 +294,7 @@ def encode_status(
         update_interval_ms,
         json.dumps({"status": code, "message": message}),
     )
+    return payload
 
 
 # --- commands and acknowledgements (JSON) ----------------------------------
@@ -352,7 +355,10 @@ def encode_result(result: DataResult) -> bytes:
     signal = Variable(
         name="signal", data=values, axes=["bin"], shape=values.shape, unit="counts"
     )
-    return serialise_da00(source_name=key, timestamp_ns=result.timestamp, data=[signal])
+    payload: bytes = serialise_da00(
+        source_name=key, timestamp_ns=result.timestamp, data=[signal]
+    )
+    return payload
 
 
 def decode_result(payload: bytes) -> DataResult:
@@ -362,7 +368,9 @@ def decode_result(payload: bytes) -> DataResult:
     try:
         array = deserialise_da00(payload)
         key = json.loads(array.source_name)
-        job_id = JobId(key["job_id"]["source_name"], uuid.UUID(key["job_id"]["job_number"]))
+        job_id = JobId(
+            key["job_id"]["source_name"], uuid.UUID(key["job_id"]["job_number"])
+        )
         workflow_id = WorkflowId.parse(key["workflow_id"])
         output_name = str(key["output_name"])
         variables = {variable.name: variable.data for variable in array.data}
