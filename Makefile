@@ -13,10 +13,12 @@ PYTEST_ARGS ?=
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package `make test` installs, so a new upstream
+# release cannot change a deployment unnoticed; `make lock` refreshes it.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install jobdash with its test tools
@@ -55,6 +57,15 @@ bench: $(STAMP) ## Run the benchmarks; each prints its figures last
 
 screenshots: $(STAMP) system-deps ## Regenerate the browser screenshot baselines
 	$(BIN)/pytest tests/browser -m browser -k screenshot --update-screenshots
+
+lock: ## Re-resolve pyproject.toml's dependencies and rewrite requirements.lock
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[test]'
+	{ echo "# Exact versions installed by 'make test'. Refresh with 'make lock'."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^jobdash'; } > requirements.lock
+	rm -rf .lock-venv
+	@echo "requirements.lock updated; review with git diff and commit it"
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
