@@ -368,14 +368,17 @@ def decode_result(payload: bytes) -> DataResult:
     try:
         array = deserialise_da00(payload)
         key = json.loads(array.source_name)
-        job_id = JobId(
-            key["job_id"]["source_name"], uuid.UUID(key["job_id"]["job_number"])
-        )
+        source_name = key["job_id"]["source_name"]
+        output_name = key["output_name"]
+        if not isinstance(source_name, str) or not isinstance(output_name, str):
+            raise DecodeError("da00: source_name/output_name in the key must be text")
+        job_id = JobId(source_name, uuid.UUID(key["job_id"]["job_number"]))
         workflow_id = WorkflowId.parse(key["workflow_id"])
-        output_name = str(key["output_name"])
         variables = {variable.name: variable.data for variable in array.data}
         data = variables.get("signal", next(iter(variables.values()), None))
-        return DataResult(job_id, workflow_id, output_name, int(array.timestamp), data)
+        return DataResult(
+            job_id, workflow_id, output_name, int(array.timestamp_ns), data
+        )
     except DecodeError:
         raise
     except Exception as exc:

@@ -1,0 +1,50 @@
+import uuid
+
+import pytest
+
+from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import JobStatus, ServiceStatus
+
+JOB = JobId("mantle_detector", uuid.UUID(int=1))
+WORKFLOW = WorkflowId("dream", "detector_view", 1)
+
+
+def status(**changes):
+    return JobStatus(JOB, WORKFLOW, JobState.active)._replace(**changes)
+
+
+def test_message_prefers_error_over_warning():
+    assert status(error_message="boom", warning_message="hm").message == "boom"
+
+
+def test_message_falls_back_to_warning_then_none():
+    assert status(warning_message="hm").message == "hm"
+    assert status().message is None
+
+
+def test_empty_error_text_does_not_hide_a_warning():
+    assert status(error_message="", warning_message="hm").message == "hm"
+
+
+def test_defaults_are_no_messages_no_times_and_timestamp_zero():
+    plain = JobStatus(JOB, WORKFLOW, JobState.scheduled)
+    assert (plain.error_message, plain.warning_message) == (None, None)
+    assert (plain.start_time, plain.end_time, plain.timestamp) == (None, None, 0)
+
+
+def test_statuses_compare_by_value_including_timestamp():
+    assert status(timestamp=5) == status(timestamp=5)
+    assert status(timestamp=5) != status(timestamp=6)
+
+
+def test_status_is_immutable():
+    with pytest.raises(AttributeError):
+        status().state = JobState.error  # type: ignore[misc]
+
+
+def test_service_status_key_identifies_the_worker_across_heartbeats():
+    first = ServiceStatus("dream", "detector_data", "worker-1", "running", timestamp=1)
+    later = first._replace(state="stopping", active_job_count=3, timestamp=2)
+    assert first.key == later.key == "dream/detector_data/worker-1"
+    assert first.key != first._replace(worker_id="worker-2").key
