@@ -124,4 +124,6 @@ def aggregate_status(
         return AggregateStatus(WorkflowAggregate.ACTIVE, running, total)
     if stopped == total:
         return AggregateStatus(WorkflowAggregate.STOPPED, stopped, total)
-    return AggregateStatus(WorkflowAggregate.UNKNOWN, total - running - stopped, total)
+    # A mix no rule names (paused, unknown states, or running beside stopped):
+    # count the jobs that are not running, so the badge never reads 0/n.
+    return AggregateStatus(WorkflowAggregate.UNKNOWN, total - running, total)
