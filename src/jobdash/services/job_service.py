@@ -1,0 +1,268 @@
+"""The legacy job-level model: one row per job, fed by heartbeats.
+
+Seed phase 1 keeps this beside ``JobOrchestrator``; both receive every
+``JobStatus`` from the router independently and never call each other, so
+phase 2 deletes this module and one constructor argument, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from jobdash.domain.clock import Clock
+from jobdash.domain.ids import JobId
+from jobdash.domain.job_status import JobStatus
+from jobdash.services.data_service import DataService
+from jobdash.services.versioned import VersionedModel
+
+
+class JobRow(NamedTuple):
+    """One job as the job table shows it.
+
+    Attributes
+    ----------
+    job_id, status
+        The job and its latest heartbeat.
+    last_update
+        When that heartbeat was received (ns since the epoch).
+    stale
+        Not stopped, and no heartbeat for longer than the stale threshold.
+    last_data
+        When its last result was received, or ``None`` (no data service, or
+        no result yet).
+    """
+
+    job_id: JobId
+    status: JobStatus
+    last_update: int
+    stale: bool
+    last_data: int | None
+
+
+class _Entry:
+    """What is kept per job; mutated in place so a heartbeat hashes its id once."""
+
+    __slots__ = ("received", "stale", "status")
+
+    def __init__(self, status: JobStatus, received: int) -> None:
+        self.status = status
+        self.received = received
+        # Whether the job was stale at the last tick (tick() publishes flips).
+        self.stale = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobServiceSnapshot:
+    """A consistent, immutable view of every job, for one table refresh.
+
+    ``rows`` are in the order the jobs were first heard from. ``version`` is
+    the service's version when the snapshot was taken; content may be newer
+    than it (a bump is on its way), never older.
+    """
+
+    version: int
+    rows: tuple[JobRow, ...]
+
+
+class JobService(VersionedModel):
+    """Latest heartbeat per ``JobId``, staleness, and the operator's removals.
+
+    The ingestion thread calls :meth:`status_updated` for every heartbeat, so
+    it is O(1) and touches one dictionary entry; staleness is computed by
+    readers and :meth:`tick`, never per message.
+
+    Parameters
+    ----------
+    clock
+        Source of receipt times and of "now" for staleness.
+    stale_after
+        Seconds without a heartbeat before a job that is not stopped is stale.
+    data_service
+        Where :meth:`job_has_data` and :meth:`get_last_data_time` look; optional.
+    removed_capacity
+        How many removed ids are remembered to ignore their late heartbeats;
+        the oldest removal is forgotten first.
+    retention
+        If set, seconds without a heartbeat after which :meth:`tick` forgets a
+        job (it reappears if heard from again). ``None`` keeps jobs until the
+        operator removes them, as the legacy view always did.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        stale_after: float = 6.0,
+        data_service: DataService | None = None,
+        removed_capacity: int = 10_000,
+        retention: float | None = None,
+    ) -> None:
+        if stale_after <= 0:
+            raise ValueError(f"stale_after must be positive, got {stale_after}")
+        if removed_capacity < 1:
+            raise ValueError(
+                f"removed_capacity must be at least 1, got {removed_capacity}"
+            )
+        if retention is not None and retention <= stale_after:
+            raise ValueError(
+                f"retention ({retention} s) must exceed stale_after ({stale_after} s)"
+            )
+        super().__init__()
+        self._clock = clock
+        self._stale_ns = round(stale_after * 1e9)
+        self._retention_ns = None if retention is None else round(retention * 1e9)
+        self._data_service = data_service
+        self._removed_capacity = removed_capacity
+        # In the order jobs were first heard from (updates keep their place).
+        self._entries: dict[JobId, _Entry] = {}
+        # Insertion-ordered, so the oldest removal is evicted first.
+        self._removed: OrderedDict[JobId, None] = OrderedDict()
+
+    # --- writer (ingestion thread) ---------------------------------------
+
+    def status_updated(self, status: JobStatus) -> None:
+        """Store a heartbeat, unless its job was removed or it is out of date.
+
+        A heartbeat whose ``timestamp`` is older than the stored one of the
+        same job arrived late and is ignored; equal timestamps apply.
+        """
+        # Hashing a JobId costs about half a microsecond, so a known job's
+        # heartbeat does one lookup and updates its entry in place; a removed
+        # job never has an entry, so only new ids need the removal check.
+        job_id = status.job_id
+        with self._lock:
+            entry = self._entries.get(job_id)
+            if entry is None:
+                if job_id in self._removed:
+                    return
+                self._entries[job_id] = _Entry(status, self._clock.now_ns())
+            else:
+                if status.timestamp < entry.status.timestamp:
+                    return
+                entry.status = status
+                entry.received = self._clock.now_ns()
+                entry.stale = False
+            # _mark_changed() inlined: this is the per-heartbeat hot path.
+            self._dirty = True
+            if self._batch_depth == 0:
+                self._publish()
+
+    def tick(self) -> None:
+        """Re-evaluate staleness (bump ``version`` on any flip) and apply retention."""
+        with self._lock:
+            now = self._clock.now_ns()
+            changed = False
+            if self._retention_ns is not None:
+                cutoff = now - self._retention_ns
+                expired = [
+                    job_id
+                    for job_id, entry in self._entries.items()
+                    if entry.received < cutoff
+                ]
+                for job_id in expired:
+                    del self._entries[job_id]
+                changed = bool(expired)
+            for entry in self._entries.values():
+                stale = self._is_stale(entry, now)
+                if stale != entry.stale:
+                    entry.stale = stale
+                    changed = True
+            if changed:
+                self._mark_changed()
+
+    # --- actions (UI threads) ----------------------------------------------
+
+    def remove_job(self, job_id: JobId) -> None:
+        """Forget ``job_id`` and ignore its later heartbeats.
+
+        Purely local (nothing is sent). The id is remembered among the last
+        ``removed_capacity`` removals; removing it again refreshes it.
+        """
+        with self._lock:
+            was_shown = self._entries.pop(job_id, None) is not None
+            self._removed[job_id] = None
+            self._removed.move_to_end(job_id)
+            while len(self._removed) > self._removed_capacity:
+                self._removed.popitem(last=False)
+            if was_shown:
+                self._mark_changed()
+
+    # --- readers (any thread) --------------------------------------------
+
+    @property
+    def job_statuses(self) -> dict[JobId, JobStatus]:
+        """The latest heartbeat of every job (a copy)."""
+        with self._lock:
+            return {job_id: entry.status for job_id, entry in self._entries.items()}
+
+    def get_job_status(self, job_id: JobId) -> JobStatus | None:
+        """The latest heartbeat of ``job_id``, or ``None`` if unknown."""
+        with self._lock:
+            entry = self._entries.get(job_id)
+            return None if entry is None else entry.status
+
+    def get_last_status_update_time(self, job_id: JobId) -> int | None:
+        """When the latest heartbeat of ``job_id`` was received, or ``None``."""
+        with self._lock:
+            entry = self._entries.get(job_id)
+            return None if entry is None else entry.received
+
+    def is_job_status_stale(self, job_id: JobId) -> bool:
+        """Whether ``job_id`` is known, not stopped, and silent too long."""
+        with self._lock:
+            entry = self._entries.get(job_id)
+            return entry is not None and self._is_stale(entry, self._clock.now_ns())
+
+    def get_stale_jobs(self) -> list[JobId]:
+        """Every stale job, in the order the jobs were first heard from."""
+        with self._lock:
+            now = self._clock.now_ns()
+            return [
+                job_id
+                for job_id, entry in self._entries.items()
+                if self._is_stale(entry, now)
+            ]
+
+    def is_removed(self, job_id: JobId) -> bool:
+        """Whether heartbeats of ``job_id`` are being ignored after a removal."""
+        with self._lock:
+            return job_id in self._removed
+
+    def job_has_data(self, job_id: JobId) -> bool:
+        """Whether the data service holds a result of ``job_id``."""
+        return self.get_last_data_time(job_id) is not None
+
+    def get_last_data_time(self, job_id: JobId) -> int | None:
+        """When the last result of ``job_id`` was received, or ``None``."""
+        if self._data_service is None:
+            return None
+        return self._data_service.last_data_time(job_id)
+
+    def snapshot(self) -> JobServiceSnapshot:
+        """Every job as one immutable value; what the job table reads.
+
+        Staleness is evaluated now, so it may run ahead of the last
+        :meth:`tick`; the tick then bumps ``version`` and readers re-read.
+        """
+        with self._lock:
+            now = self._clock.now_ns()
+            version = self.version
+            data = self._data_service
+            rows = tuple(
+                JobRow(
+                    job_id,
+                    entry.status,
+                    entry.received,
+                    self._is_stale(entry, now),
+                    None if data is None else data.last_data_time(job_id),
+                )
+                for job_id, entry in self._entries.items()
+            )
+        return JobServiceSnapshot(version, rows)
+
+    # --- internals ---------------------------------------------------------
+
+    def _is_stale(self, entry: _Entry, now: int) -> bool:
+        return now - entry.received > self._stale_ns and not entry.status.state.is_final
