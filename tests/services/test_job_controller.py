@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from jobdash.domain import JobId, ManualClock, WorkflowId
+from jobdash.domain.commands import (
+    Acknowledgement,
+    Command,
+    JobAction,
+    JobCommand,
+    JobIdentifier,
+    WorkflowIdentifier,
+)
+from jobdash.services.access import ReadOnlyError
+from jobdash.services.command_tracker import PendingCommandTracker
+from jobdash.services.job_controller import JobController
+from jobdash.services.notifications import NotificationLog
+from jobdash.transport.command_sink import CommandSendError, InMemoryCommandSink
+
+JOB = JobId("mantle_detector", uuid.UUID(int=3))
+WORKFLOW = WorkflowId("dream", "detector_view", 1)
+
+
+class FailingSink:
+    def send(self, command: Command) -> None:
+        raise CommandSendError("broker unreachable")
+
+
+class AnsweringSink:
+    """Answers inside send(), before the caller regains control."""
+
+    def __init__(self, tracker: PendingCommandTracker) -> None:
+        self._tracker = tracker
+
+    def send(self, command: Command) -> None:
+        self._tracker.ack_received(
+            Acknowledgement(message_id=command.message_id, device="x", response="ACK")
+        )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def log(clock: ManualClock) -> NotificationLog:
+    return NotificationLog(clock)
+
+
+@pytest.fixture
+def tracker(clock: ManualClock, log: NotificationLog) -> PendingCommandTracker:
+    return PendingCommandTracker(clock, log)
+
+
+@pytest.fixture
+def sink() -> InMemoryCommandSink:
+    return InMemoryCommandSink()
+
+
+def texts(log: NotificationLog) -> list[tuple[str, str]]:
+    return [(n.level.value, n.text) for n in log.since(0)]
+
+
+@pytest.mark.parametrize(
+    ("action", "method"), [(JobAction.stop, "stop_job"), (JobAction.reset, "reset_job")]
+)
+def test_each_action_sends_one_job_command_for_the_job(sink, action, method):
+    controller = JobController(sink)
+    assert getattr(controller, method)(JOB) is True
+    (command,) = sink.sent
+    assert isinstance(command, JobCommand)
+    assert command.action is action
+    assert command.job_id == JobIdentifier.from_domain(JOB)
+    assert command.workflow_id is None
+
+
+def test_the_workflow_id_is_sent_when_known(sink):
+    JobController(sink).stop_job(JOB, WORKFLOW)
+    assert sink.sent[0].workflow_id == WorkflowIdentifier.from_domain(WORKFLOW)
+
+
+@pytest.mark.parametrize(
+    ("method", "summary"),
+    [
+        ("stop_job", "Stopped 1/1 job for mantle_detector"),
+        ("reset_job", "Reset 1/1 job for mantle_detector"),
+    ],
+)
+def test_actions_are_tracked_for_feedback(sink, tracker, log, method, summary):
+    getattr(JobController(sink, tracker=tracker), method)(JOB)
+    assert tracker.pending_count() == 1
+    tracker.ack_received(
+        Acknowledgement(
+            message_id=sink.sent[0].message_id, device=str(JOB), response="ACK"
+        )
+    )
+    assert texts(log) == [("success", summary)]
+
+
+def test_silence_is_reported_after_the_timeout(sink, tracker, log, clock):
+    JobController(sink, tracker=tracker).stop_job(JOB)
+    clock.advance(30)
+    tracker.tick()
+    assert texts(log) == [
+        ("warning", "No response after 30 s to Stop of mantle_detector")
+    ]
+
+
+def test_an_answer_during_send_is_not_missed(tracker, log):
+    controller = JobController(AnsweringSink(tracker), tracker=tracker)
+    assert controller.stop_job(JOB)
+    assert texts(log) == [("success", "Stopped 1/1 job for mantle_detector")]
+    assert tracker.ignored_acks == 0
+
+
+@pytest.mark.parametrize("method", ["stop_job", "reset_job"])
+def test_read_only_controller_refuses_and_sends_nothing(sink, tracker, method):
+    controller = JobController(sink, tracker=tracker, read_only=True)
+    assert controller.read_only
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        getattr(controller, method)(JOB)
+    assert sink.sent == []
+    assert tracker.outstanding() == []
+
+
+def test_read_only_error_is_a_permission_error():
+    assert issubclass(ReadOnlyError, PermissionError)
+
+
+def test_send_failure_is_reported_and_returns_false(tracker, log):
+    controller = JobController(FailingSink(), tracker=tracker)
+    assert controller.stop_job(JOB) is False
+    assert texts(log) == [
+        ("error", "Could not send Stop of mantle_detector: broker unreachable")
+    ]
+    assert tracker.outstanding() == []
+
+
+def test_send_failure_without_tracker_is_logged(caplog):
+    controller = JobController(FailingSink())
+    assert controller.reset_job(JOB) is False
+    assert "could not send reset of mantle_detector" in caplog.text
