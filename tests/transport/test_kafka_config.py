@@ -14,6 +14,7 @@ from jobdash.transport.kafka_config import (
     LIBRDKAFKA_LOGGER,
     RepeatedLogFilter,
     consumer_config,
+    install_repeated_log_filter,
     new_group_id,
     producer_config,
 )
@@ -121,3 +122,13 @@ def test_the_filter_remembers_a_bounded_number_of_messages() -> None:
 
     assert repeated.filter(_record("a"))  # forgotten, so let through again
     assert not repeated.filter(_record("c"))
+
+
+def test_the_filter_is_installed_once_on_the_librdkafka_logger() -> None:
+    librdkafka_logger = logging.getLogger(LIBRDKAFKA_LOGGER)
+    installed = install_repeated_log_filter(ManualClock())
+    try:
+        assert install_repeated_log_filter(ManualClock()) is installed
+        assert librdkafka_logger.filters.count(installed) == 1
+    finally:
+        librdkafka_logger.removeFilter(installed)

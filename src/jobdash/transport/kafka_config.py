@@ -26,6 +26,7 @@ __all__ = [
     "OffsetReset",
     "RepeatedLogFilter",
     "consumer_config",
+    "install_repeated_log_filter",
     "new_group_id",
     "producer_config",
 ]
@@ -169,3 +170,20 @@ class RepeatedLogFilter(logging.Filter):
             record.msg = f"{text} ({suppressed} identical message(s) suppressed)"
             record.args = None
         return True
+
+
+def install_repeated_log_filter(
+    clock: Clock, window: float = 60.0
+) -> RepeatedLogFilter:
+    """Install a :class:`RepeatedLogFilter` on librdkafka's logger, once.
+
+    Called by the composition root at start-up; calling it again returns the
+    filter already installed.
+    """
+    librdkafka_logger = logging.getLogger(LIBRDKAFKA_LOGGER)
+    for existing in librdkafka_logger.filters:
+        if isinstance(existing, RepeatedLogFilter):
+            return existing
+    repeated = RepeatedLogFilter(clock, window)
+    librdkafka_logger.addFilter(repeated)
+    return repeated
