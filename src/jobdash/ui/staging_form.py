@@ -1,0 +1,173 @@
+# Panel's constructors are untyped; strict mypy would flag every widget built here.
+# mypy: disable-error-code="no-untyped-call"
+"""The staging section of a workflow card: sources, auxiliary sources, parameters.
+
+It edits a :class:`~jobdash.ui.staging_draft.StagingDraft`; the card compares
+that draft with the running JobSet and has the labels of changed parameters
+marked here. Like the parameter form, it never stages or sends anything
+itself: the card decides when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+import panel as pn
+
+from jobdash.services.workflow_catalogue import ParameterError, WorkflowSpec
+from jobdash.ui.parameter_form import ParameterForm
+from jobdash.ui.staging_draft import StagingDraft
+
+__all__ = ["StagingForm"]
+
+
+class StagingForm(pn.viewable.Viewer):
+    """Choose sources and auxiliary sources, and set the parameters.
+
+    Parameters
+    ----------
+    spec
+        The workflow's catalogue entry.
+    draft
+        What the form shows initially.
+    disabled
+        Show without allowing edits (read-only dashboard).
+    stylesheets
+        CSS (text) for the section's markup.
+    """
+
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        draft: StagingDraft,
+        *,
+        disabled: bool = False,
+        stylesheets: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self._spec = spec
+        self._listeners: list[Callable[[], None]] = []
+        self._sources = pn.widgets.CheckBoxGroup(
+            name="Sources",
+            options=list(spec.source_names),
+            value=list(draft.sources),
+            inline=False,
+            disabled=disabled,
+            css_classes=["jd-sources"],
+        )
+        self._aux = {
+            role: pn.widgets.Select(
+                name=f"{role.replace('_', ' ').capitalize()} source",
+                options=list(choices),
+                value=draft.aux_source_names.get(role, choices[0]),
+                disabled=disabled,
+                css_classes=[f"jd-aux-{role}"],
+            )
+            for role, choices in spec.aux_sources.items()
+        }
+        self._form = ParameterForm(
+            spec.parameters, draft.params, disabled=disabled, stylesheets=stylesheets
+        )
+        self._aux_message = pn.pane.HTML(
+            "",
+            visible=False,
+            css_classes=["jd-field-error"],
+            stylesheets=list(stylesheets),
+        )
+        self._sources.param.watch(self._changed, "value")
+        for select in self._aux.values():
+            select.param.watch(self._changed, "value")
+        self._form.on_change(lambda _name: self._changed())
+        self._layout = pn.Column(
+            pn.pane.HTML(
+                '<span class="jd-field-label">Sources</span>',
+                stylesheets=list(stylesheets),
+                margin=(4, 10, 0, 10),
+            ),
+            self._sources,
+            *self._aux.values(),
+            self._aux_message,
+            self._form,
+            css_classes=["jd-staging"],
+            margin=0,
+        )
+
+    def __panel__(self) -> pn.Column:
+        return self._layout
+
+    @property
+    def parameter_form(self) -> ParameterForm:
+        return self._form
+
+    @property
+    def source_selector(self) -> pn.widgets.CheckBoxGroup:
+        return self._sources
+
+    @property
+    def aux_selectors(self) -> Mapping[str, pn.widgets.Select]:
+        return dict(self._aux)
+
+    def draft(self) -> StagingDraft:
+        """What the form shows now, sources in catalogue order."""
+        chosen = set(self._sources.value)
+        return StagingDraft(
+            tuple(name for name in self._spec.source_names if name in chosen),
+            {role: select.value for role, select in self._aux.items()},
+            self._form.values,
+        )
+
+    def validate(self) -> StagingDraft:
+        """The draft with its values checked and coerced; refusals shown.
+
+        Raises
+        ------
+        ParameterError
+            For the first refused value (every refusal is displayed), or for
+            an empty choice of sources.
+        """
+        self.clear_errors()
+        draft = self.draft()
+        try:
+            aux = self._spec.validate_aux_sources(draft.aux_source_names)
+        except ParameterError as error:
+            self.show_error(error)
+            raise
+        params = self._form.validate()
+        if not draft.sources:
+            empty = ParameterError(None, "choose at least one source")
+            self.show_error(empty)
+            raise empty
+        return StagingDraft(draft.sources, aux, params)
+
+    def show_error(self, error: ParameterError) -> None:
+        """Show a refusal next to its field (aux source, parameter) or the form."""
+        if error.parameter in self._aux:
+            self._aux_message.object = escape(str(error))
+            self._aux_message.visible = True
+        else:
+            self._form.show_error(error)
+
+    def clear_errors(self) -> None:
+        self._aux_message.visible = False
+        self._form.clear_errors()
+
+    def mark_changed(self, names: frozenset[str]) -> None:
+        """Mark the labels of the parameters that differ from the running config."""
+        self._form.mark_changed(names)
+
+    def set_disabled(self, disabled: bool) -> None:
+        self._sources.disabled = disabled
+        for select in self._aux.values():
+            select.disabled = disabled
+        self._form.set_disabled(disabled)
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after the operator changed anything."""
+        self._listeners.append(callback)
+
+    def _changed(self, *_event: Any) -> None:
+        self._aux_message.visible = False
+        for listener in self._listeners:
+            listener()

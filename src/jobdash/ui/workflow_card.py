@@ -1,0 +1,637 @@
+# Panel's constructors are untyped; strict mypy would flag every widget built here.
+# mypy: disable-error-code="no-untyped-call"
+"""One workflow's card: status, sources, the previous JobSet, staging and actions.
+
+A card is built once per session and then only patched: :meth:`WorkflowCard.update`
+takes a new :class:`~jobdash.services.snapshots.WorkflowSnapshot` and sets the
+text of the panes whose markup changed; :meth:`WorkflowCard.tick` refreshes
+the time-dependent texts (uptime, heartbeat ages, "no data"). Nothing is ever
+rebuilt, least of all in response to the card's own action: the operator's
+form keeps its values and focus while the commit's effects arrive.
+
+The body is built lazily. A card starts as a one-line header (title,
+version, badge, job number, uptime); its body — source chips, messages,
+buttons — is built the first time the workflow has something running or the
+operator opens it, and the staging form only when the operator asks to
+configure (or a refused value must be shown). A catalogue of a thousand idle
+workflows therefore costs a thousand headers.
+
+Actions go to the orchestrator, which validates, sends and tracks them; a
+refusal (``ParameterError``, ``ReadOnlyError``) is shown on the card and added
+to the notification log. Destructive actions — a restart that stops running
+jobs, a stop — ask first, in an inline bar (never a browser dialog).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from html import escape
+from typing import Any
+
+import panel as pn
+
+from jobdash.domain.clock import Clock
+from jobdash.domain.ids import JobId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.workflow_status import WorkflowAggregate
+from jobdash.services.access import ReadOnlyError
+from jobdash.services.data_service import DataService
+from jobdash.services.job_orchestrator import JobOrchestrator
+from jobdash.services.notifications import NotificationLog
+from jobdash.services.snapshots import JobSetSnapshot, WorkflowSnapshot
+from jobdash.services.workflow_catalogue import ParameterError
+from jobdash.ui.staging_draft import StagingDraft, draft_differences, initial_draft
+from jobdash.ui.staging_form import StagingForm
+from jobdash.ui.workflow_markup import (
+    badge_html,
+    message_html,
+    meta_html,
+    short_number,
+    status_html,
+    title_html,
+)
+
+__all__ = ["WorkflowCard", "card_css_name"]
+
+_RUNNING = frozenset({JobState.active, JobState.finishing})
+_NS = 1_000_000_000
+
+
+def card_css_name(snapshot_or_name: WorkflowSnapshot | str) -> str:
+    """The ``jd-wf-<name>`` class of a card (``WorkflowId.name``, made class-safe)."""
+    name = (
+        snapshot_or_name
+        if isinstance(snapshot_or_name, str)
+        else snapshot_or_name.workflow_id.name
+    )
+    safe = "".join(c if c.isalnum() or c in "_-" else "-" for c in name)
+    return f"jd-wf-{safe}"
+
+
+def _is_live(snapshot: WorkflowSnapshot) -> bool:
+    """Something runs or winds down: the card shows its body and ticks."""
+    return (
+        snapshot.current is not None
+        or snapshot.previous is not None
+        or bool(snapshot.orphans)
+    )
+
+
+def _is_running(current: JobSetSnapshot | None) -> bool:
+    """A commit would stop jobs that are meant to run (so it needs confirming)."""
+    return (
+        current is not None
+        and not current.stop_requested
+        and current.aggregate.aggregate is not WorkflowAggregate.STOPPED
+    )
+
+
+def _set_text(pane: pn.pane.HTML, text: str) -> None:
+    """Send new markup only if it differs, and hide the pane while it is empty."""
+    if pane.object != text:
+        pane.object = text
+    visible = bool(text)
+    if pane.visible != visible:
+        pane.visible = visible
+
+
+class WorkflowCard(pn.viewable.Viewer):
+    """The card of one workflow.
+
+    Parameters
+    ----------
+    job_orchestrator
+        Source of the snapshots and target of the actions.
+    snapshot
+        The workflow as first shown.
+    clock
+        "Now" for uptime, heartbeat ages and "no data".
+    data_service
+        When each job last produced data; ``None`` disables "no data" flags.
+    notifications
+        Where refused actions are reported besides the card; optional.
+    read_only
+        Disable every action control (the orchestrator refuses them anyway).
+    no_data_after
+        Seconds an active job may go without data before it is flagged.
+    stylesheets
+        CSS text for the card's panes (``assets/css/workflow_widget.css``).
+    """
+
+    def __init__(
+        self,
+        job_orchestrator: JobOrchestrator,
+        snapshot: WorkflowSnapshot,
+        clock: Clock,
+        *,
+        data_service: DataService | None = None,
+        notifications: NotificationLog | None = None,
+        read_only: bool = False,
+        no_data_after: float = 30.0,
+        stylesheets: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self._orchestrator = job_orchestrator
+        self._clock = clock
+        self._data_service = data_service
+        self._notifications = notifications
+        self._read_only = read_only
+        self._no_data_ns = round(no_data_after * _NS)
+        self._css = list(stylesheets)
+        self._snapshot = snapshot
+        self._spec = snapshot.spec
+        self._rendered_version = snapshot.version
+        self._was_live = False
+        self._orphan_key: tuple[Any, ...] = ()
+        self._pending: Callable[[], None] | None = None
+
+        self._badge = self._html(badge_html(snapshot.aggregate), "jd-wf-badge")
+        self._meta = self._html("", "jd-wf-meta-pane")
+        self._expand = pn.widgets.Button(
+            name="Show details",
+            button_type="light",
+            css_classes=["jd-expand"],
+            description="Show or hide this workflow's sources, actions and configuration",
+            margin=(2, 4),
+        )
+        self._expand.on_click(lambda _event: self.set_expanded(not self.expanded))
+        header = pn.Row(
+            self._html(title_html(self._spec), "jd-wf-heading"),
+            self._badge,
+            pn.layout.HSpacer(),
+            self._expand,
+            css_classes=["jd-wf-header"],
+            stylesheets=self._css,
+            sizing_mode="stretch_width",
+            margin=0,
+        )
+        self._body = pn.Column(
+            css_classes=["jd-wf-body"],
+            stylesheets=self._css,
+            sizing_mode="stretch_width",
+            visible=False,
+            margin=0,
+        )
+        self._built = False
+        self._staging: StagingForm | None = None
+        self._layout = pn.Column(
+            header,
+            self._meta,
+            self._body,
+            css_classes=["jd-workflow-card", card_css_name(snapshot)],
+            stylesheets=self._css,
+            sizing_mode="stretch_width",
+        )
+        self.update(snapshot)
+
+    def __panel__(self) -> pn.Column:
+        return self._layout
+
+    # --- state ----------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> WorkflowSnapshot:
+        """The snapshot the card shows."""
+        return self._snapshot
+
+    @property
+    def rendered_version(self) -> int:
+        """The workflow version of that snapshot."""
+        return self._rendered_version
+
+    @property
+    def live(self) -> bool:
+        """Whether time-dependent texts need :meth:`tick`."""
+        return self._was_live
+
+    @property
+    def expanded(self) -> bool:
+        return self._body.visible
+
+    @property
+    def body_built(self) -> bool:
+        """Whether the body's panes and buttons exist yet (they are built lazily)."""
+        return self._built
+
+    @property
+    def staging(self) -> StagingForm | None:
+        """The staging form, or ``None`` until the operator first configures."""
+        return self._staging
+
+    @property
+    def badge(self) -> pn.pane.HTML:
+        return self._badge
+
+    @property
+    def badge_text(self) -> str:
+        """What the badge says, e.g. ``ACTIVE 4/4``."""
+        return self._snapshot.aggregate.label
+
+    # --- updates ------------------------------------------------------------
+
+    def update(self, snapshot: WorkflowSnapshot, now: int | None = None) -> None:
+        """Show ``snapshot``, patching only the panes whose content changed."""
+        now = self._clock.now_ns() if now is None else now
+        self._snapshot = snapshot
+        self._rendered_version = snapshot.version
+        _set_text(self._badge, badge_html(snapshot.aggregate))
+        live = _is_live(snapshot)
+        if live and not self._was_live and not self.expanded:
+            # Something started (here, elsewhere, or adopted): show it. Not
+            # repeated while it stays live, so an operator's "hide" sticks.
+            self.set_expanded(True)
+        self._was_live = live
+        self.tick(now)
+        if self._built:
+            _set_text(self._message, message_html(snapshot.current))
+            self._update_orphans(snapshot)
+            self._update_controls(snapshot)
+            self._update_differences()
+
+    def tick(self, now: int | None = None) -> None:
+        """Refresh uptime, heartbeat ages and "no data" flags to ``now``."""
+        now = self._clock.now_ns() if now is None else now
+        snapshot = self._snapshot
+        _set_text(self._meta, meta_html(snapshot.current, now))
+        if self._built:
+            _set_text(
+                self._status,
+                status_html(
+                    snapshot.current, snapshot.previous, now, self._silent_jobs(now)
+                ),
+            )
+
+    def set_expanded(self, expanded: bool) -> None:
+        """Show or hide the body, building it the first time it is shown.
+
+        Opening an idle card also opens its configuration: configuring and
+        starting is all one can do with it.
+        """
+        if expanded and not self._built:
+            self._build_body()
+            if not _is_live(self._snapshot):
+                self.set_configuring(True)
+        self._body.visible = expanded
+        self._expand.name = "Hide details" if expanded else "Show details"
+
+    # --- body -------------------------------------------------------------------
+
+    def _html(self, text: str, css_class: str, **params: Any) -> pn.pane.HTML:
+        return pn.pane.HTML(
+            text,
+            css_classes=[css_class],
+            stylesheets=self._css,
+            margin=(2, 6),
+            **params,
+        )
+
+    def _button(self, name: str, css_class: str, **params: Any) -> pn.widgets.Button:
+        return pn.widgets.Button(
+            name=name,
+            css_classes=[css_class],
+            disabled=self._read_only,
+            margin=(4, 4),
+            **params,
+        )
+
+    def _build_body(self) -> None:
+        now = self._clock.now_ns()
+        self._status = self._html("", "jd-wf-status", sizing_mode="stretch_width")
+        self._message = self._html("", "jd-wf-message", sizing_mode="stretch_width")
+        self._orphans = pn.Column(css_classes=["jd-orphans"], visible=False, margin=0)
+        read_only = " (read-only dashboard)" if self._read_only else ""
+        self._start = self._button(
+            "Start",
+            "jd-start",
+            button_type="primary",
+            description="Stage the configuration below and start one job per source"
+            + read_only,
+        )
+        self._stop = self._button(
+            "Stop",
+            "jd-stop",
+            button_type="warning",
+            description="Stop every job of this workflow" + read_only,
+        )
+        self._reset = self._button(
+            "Reset",
+            "jd-reset",
+            description="Clear the results accumulated by the running jobs" + read_only,
+        )
+        self._configure = pn.widgets.Button(
+            name="Configure",
+            button_type="light",
+            css_classes=["jd-configure"],
+            margin=(4, 4),
+            description="Show or hide sources and parameters",
+        )
+        self._start.on_click(self._on_start)
+        self._stop.on_click(self._on_stop)
+        self._reset.on_click(self._on_reset)
+        self._configure.on_click(lambda _e: self.set_configuring(not self.configuring))
+        self._confirm_text = self._html("", "jd-confirm-text")
+        self._confirm = self._button("Confirm", "jd-confirm", button_type="danger")
+        self._cancel = pn.widgets.Button(
+            name="Cancel", css_classes=["jd-cancel"], margin=(4, 4)
+        )
+        self._confirm.on_click(lambda _e: self._confirmed())
+        self._cancel.on_click(lambda _e: self._cancel_confirmation())
+        self._confirm_bar = pn.Row(
+            self._confirm_text,
+            self._confirm,
+            self._cancel,
+            css_classes=["jd-confirm-bar"],
+            stylesheets=self._css,
+            visible=False,
+            margin=0,
+        )
+        self._feedback = self._html("", "jd-wf-feedback", visible=False)
+        self._diff_note = self._html("", "jd-diff-note", visible=False)
+        self._staging_holder = pn.Column(
+            css_classes=["jd-staging-holder"], visible=False, margin=0
+        )
+        self._body.objects = [
+            self._status,
+            self._message,
+            self._orphans,
+            pn.Row(
+                self._start,
+                self._stop,
+                self._reset,
+                pn.layout.HSpacer(),
+                self._configure,
+                css_classes=["jd-wf-controls"],
+                sizing_mode="stretch_width",
+                margin=0,
+            ),
+            self._confirm_bar,
+            self._feedback,
+            self._diff_note,
+            self._staging_holder,
+        ]
+        self._built = True
+        snapshot = self._snapshot
+        _set_text(self._message, message_html(snapshot.current))
+        self._update_orphans(snapshot)
+        self._update_controls(snapshot)
+        self._update_differences()
+        self.tick(now)
+
+    @property
+    def configuring(self) -> bool:
+        """Whether the staging form is shown."""
+        return self._built and self._staging_holder.visible
+
+    def set_configuring(self, show: bool) -> None:
+        """Show or hide the staging form, building it (and the body) if needed."""
+        if not self._built:
+            self.set_expanded(True)
+        if show and self._staging is None:
+            self._staging = StagingForm(
+                self._spec,
+                initial_draft(self._snapshot),
+                disabled=self._read_only,
+                stylesheets=self._css,
+            )
+            self._staging.on_change(self._update_differences)
+            self._staging_holder.objects = [self._staging]
+        self._staging_holder.visible = show
+        self._configure.name = "Hide configuration" if show else "Configure"
+        self._update_differences()
+
+    def _open_staging(self) -> StagingForm:
+        """Show the staging form (building it if needed) and return it."""
+        self.set_configuring(True)
+        assert self._staging is not None  # set_configuring(True) built it
+        return self._staging
+
+    def _update_controls(self, snapshot: WorkflowSnapshot) -> None:
+        current = snapshot.current
+        running = _is_running(current)
+        start = "Commit & Restart" if running else "Start"
+        if self._start.name != start:
+            self._start.name = start
+        if self._read_only:
+            return
+        stoppable = (
+            current is not None
+            and current.aggregate.aggregate is not WorkflowAggregate.STOPPED
+        )
+        self._stop.disabled = not stoppable
+        self._reset.disabled = not running
+
+    def _update_orphans(self, snapshot: WorkflowSnapshot) -> None:
+        """Rebuild the (rare, short) orphan list only when it changed."""
+        key = tuple(
+            (job.job_id, None if job.status is None else job.status.state)
+            for job in snapshot.orphan_jobs
+        )
+        if key == self._orphan_key:
+            return
+        self._orphan_key = key
+        rows: list[Any] = []
+        for job in snapshot.orphan_jobs:
+            state = "waiting" if job.status is None else job.status.state.value
+            label = (
+                f'<span class="jd-orphan">orphan <b>{escape(job.source_name)}</b> '
+                f'<span class="jd-mono" title="{escape(str(job.job_id.job_number))}">'
+                f"{short_number(job.job_id.job_number)}</span>: {escape(state)}</span>"
+            )
+            stop = self._button(
+                "Stop",
+                "jd-orphan-stop",
+                button_type="warning",
+                description=f"Stop the orphan job {job.job_id}",
+            )
+            stop.on_click(partial(self._stop_orphan, job.job_id))
+            rows.append(pn.Row(self._html(label, "jd-orphan-label"), stop, margin=0))
+        self._orphans.objects = rows
+        self._orphans.visible = bool(rows)
+
+    def _draft(self) -> StagingDraft:
+        """What a Start would stage: the form if built, else the initial draft."""
+        if self._staging is not None:
+            return self._staging.draft()
+        return initial_draft(self._snapshot)
+
+    def _update_differences(self) -> None:
+        labels = {spec.name: spec.label for spec in self._spec.parameters}
+        differences = draft_differences(self._draft(), self._snapshot.current, labels)
+        if self._staging is not None:
+            self._staging.mark_changed(differences.changed_params)
+        text = ""
+        # With the form closed and nothing staged, the draft is the defaults:
+        # nobody asked for them, so comparing them with what runs is noise.
+        if differences and (self.configuring or self._snapshot.staged):
+            what = "configuration" if self.configuring else "staged configuration"
+            notes = "; ".join(differences.notes)
+            text = (
+                f'<span class="jd-diff">{what} differs from running: '
+                f"{escape(notes)}</span>"
+            )
+        _set_text(self._diff_note, text)
+
+    def _silent_jobs(self, now: int) -> dict[JobId, int]:
+        """Active current jobs without data for ``no_data_after``, with since when."""
+        current = self._snapshot.current
+        if self._data_service is None or current is None:
+            return {}
+        silent: dict[JobId, int] = {}
+        for job in current.jobs:
+            status = job.status
+            if status is None or job.stale or status.state not in _RUNNING:
+                continue
+            since = self._data_service.last_data_time(job.job_id)
+            if since is None:
+                since = status.start_time or current.committed_at or job.last_seen
+            if since is not None and now - since > self._no_data_ns:
+                silent[job.job_id] = since
+        return silent
+
+    # --- actions --------------------------------------------------------------------
+
+    def _on_start(self, _event: object) -> None:
+        self._cancel_confirmation()
+        draft = self._validated_draft()
+        if draft is None:
+            return
+        current = self._snapshot.current
+        if _is_running(current):
+            assert current is not None
+            self._ask(
+                f"Stop the {len(current.jobs)} running job(s) of "
+                f"{self._spec.title} and start {len(draft.sources)} new one(s)?",
+                self._commit,
+            )
+        else:
+            self._commit()
+
+    def _on_stop(self, _event: object) -> None:
+        self._cancel_confirmation()
+        current = self._snapshot.current
+        count = 0 if current is None else len(current.jobs)
+        self._ask(f"Stop the {count} job(s) of {self._spec.title}?", self._stop_all)
+
+    def _on_reset(self, _event: object) -> None:
+        self._cancel_confirmation()
+        wid = self._snapshot.workflow_id
+        self._act(
+            lambda: self._orchestrator.reset_workflow(wid),
+            lambda sent: f"Reset sent to {sent} job(s).",
+        )
+
+    def _commit(self) -> None:
+        draft = self._validated_draft()
+        if draft is None:
+            return
+        orchestrator = self._orchestrator
+        wid = self._snapshot.workflow_id
+
+        def commit() -> str:
+            if not self._staged_matches(draft):
+                orchestrator.clear_staged_configs(wid)
+                for source in draft.sources:
+                    orchestrator.stage_config(
+                        wid, source, draft.params, draft.aux_source_names
+                    )
+            return short_number(orchestrator.commit_workflow(wid))
+
+        self._act(
+            commit,
+            lambda number: f"Started job {number} for {len(draft.sources)} source(s).",
+        )
+
+    def _stop_all(self) -> None:
+        wid = self._snapshot.workflow_id
+        self._act(
+            lambda: self._orchestrator.stop_workflow(wid),
+            lambda sent: f"Stop sent to {sent} job(s).",
+        )
+
+    def _stop_orphan(self, job_id: JobId, _event: object = None) -> None:
+        self._act(
+            lambda: self._orchestrator.stop_job(job_id),
+            lambda _none: f"Stop sent to orphan {job_id.source_name} {job_id.short}.",
+        )
+
+    def _act(self, action: Callable[[], Any], describe: Callable[[Any], str]) -> None:
+        """Run an orchestrator action; show its outcome or its refusal."""
+        self._show_feedback("", "info")
+        try:
+            result = action()
+        except ParameterError as error:
+            self._refused(error)
+            self._open_staging().show_error(error)
+        except (ReadOnlyError, ValueError, KeyError) as error:
+            self._refused(error)
+        else:
+            self._show_feedback(describe(result), "info")
+
+    def _staged_matches(self, draft: StagingDraft) -> bool:
+        """Whether the orchestrator already stages exactly ``draft``."""
+        staged = self._snapshot.staged
+        return tuple(staged) == draft.sources and all(
+            dict(config.params) == dict(draft.params)
+            and dict(config.aux_source_names) == dict(draft.aux_source_names)
+            for config in staged.values()
+        )
+
+    def _validated_draft(self) -> StagingDraft | None:
+        """The draft, checked against the schema; ``None`` (and shown) if refused."""
+        if self._staging is not None:
+            try:
+                return self._staging.validate()
+            except ParameterError as error:
+                self._refused(error)
+                return None
+        draft = initial_draft(self._snapshot)
+        try:
+            params = self._spec.validate_params(draft.params)
+            aux = self._spec.validate_aux_sources(draft.aux_source_names)
+        except ParameterError as error:
+            # The staged values no longer fit the catalogue: open the form
+            # with them, so the operator sees which field to fix.
+            self._refused(error)
+            self._open_staging().show_error(error)
+            return None
+        return StagingDraft(draft.sources, aux, params)
+
+    def _refused(self, error: Exception) -> None:
+        text = str(error.args[0]) if isinstance(error, KeyError) else str(error)
+        self._show_feedback(text, "error")
+        if self._notifications is not None:
+            self._notifications.add("error", f"{self._spec.title}: {text}")
+
+    def _show_feedback(self, text: str, level: str) -> None:
+        markup = (
+            f'<span class="jd-feedback jd-feedback-{level}">{escape(text)}</span>'
+            if text
+            else ""
+        )
+        _set_text(self._feedback, markup)
+
+    # --- confirmation -------------------------------------------------------------
+
+    def _ask(self, question: str, action: Callable[[], None]) -> None:
+        self._pending = action
+        self._confirm_text.object = (
+            f'<span class="jd-question">{escape(question)}</span>'
+        )
+        self._confirm_bar.visible = True
+
+    def _confirmed(self) -> None:
+        action, self._pending = self._pending, None
+        self._confirm_bar.visible = False
+        if action is not None:
+            action()
+
+    def _cancel_confirmation(self) -> None:
+        self._pending = None
+        if self._confirm_bar.visible:
+            self._confirm_bar.visible = False
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Whether the confirm bar asks about an action."""
+        return self._pending is not None
