@@ -1,0 +1,196 @@
+"""The per-session refresher: one hold per tick, guarded widgets, live count."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import panel as pn
+import pytest
+from bokeh.client import pull_session
+from bokeh.document import Document
+from panel.io.state import set_curdoc
+
+from jobdash.ui.session_refresh import SessionRefresher, live_refreshers
+
+
+class RecordingWidget:
+    """Records each refresh and whether the document was held at the time."""
+
+    def __init__(self, name: str, calls: list[tuple[str, object]]) -> None:
+        self.name = name
+        self.calls = calls
+
+    def refresh(self) -> None:
+        document = pn.state.curdoc
+        held = None if document is None else document.callbacks.hold_value
+        self.calls.append((self.name, held))
+
+
+class FailingWidget:
+    def __init__(self) -> None:
+        self.error: Exception | None = RuntimeError("snapshot exploded")
+        self.calls = 0
+
+    def refresh(self) -> None:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within the deadline")
+        time.sleep(0.02)
+
+
+def test_tick_refreshes_every_widget_in_order_inside_one_hold() -> None:
+    calls: list[tuple[str, object]] = []
+    refresher = SessionRefresher(
+        [RecordingWidget("a", calls), RecordingWidget("b", calls)], 0.25
+    )
+    document = Document()
+    with set_curdoc(document):
+        refresher.refresh_all()
+    assert calls == [("a", "combine"), ("b", "combine")]
+    assert document.callbacks.hold_value is None
+    assert refresher.ticks == 1
+
+
+def test_a_failing_widget_does_not_stop_the_others() -> None:
+    calls: list[tuple[str, object]] = []
+    failing = FailingWidget()
+    refresher = SessionRefresher(
+        [RecordingWidget("before", calls), failing, RecordingWidget("after", calls)],
+        0.25,
+    )
+    refresher.refresh_all()
+    refresher.refresh_all()
+    assert [name for name, _ in calls] == ["before", "after", "before", "after"]
+    assert failing.calls == 2
+
+
+def test_a_repeated_failure_is_logged_once_until_it_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = FailingWidget()
+    refresher = SessionRefresher([failing], 0.25)
+    with caplog.at_level(logging.INFO, logger="jobdash.ui.session_refresh"):
+        refresher.refresh_all()
+        refresher.refresh_all()
+        refresher.refresh_all()
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1
+        assert errors[0].exc_info is not None
+        assert "FailingWidget" in errors[0].getMessage()
+
+        failing.error = ValueError("a different problem")
+        refresher.refresh_all()
+        assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 2
+
+        failing.error = None
+        refresher.refresh_all()
+        assert any("refreshes again" in r.getMessage() for r in caplog.records)
+
+
+def test_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        SessionRefresher([], 0)
+
+
+def test_interval_becomes_the_callback_period_in_milliseconds() -> None:
+    assert SessionRefresher([], 0.25).period_ms == 250
+    assert SessionRefresher([], 0.0001).period_ms == 1
+
+
+def test_start_and_stop_are_counted_once_each() -> None:
+    before = live_refreshers()
+    refresher = SessionRefresher([], 0.25)
+    refresher.start()
+    refresher.start()
+    assert refresher.running
+    assert live_refreshers() == before + 1
+    refresher.stop()
+    refresher.stop()
+    assert not refresher.running
+    assert live_refreshers() == before
+
+
+@pytest.fixture
+def served_refreshers() -> Iterator[tuple[str, list[RecordingWidget]]]:
+    """A Panel server in a thread whose page starts one refresher per session.
+
+    Unused sessions are destroyed after 100 ms, so closing a client session
+    shows up quickly.
+    """
+    widgets: list[RecordingWidget] = []
+    lock = threading.Lock()
+
+    def page() -> pn.pane.Str:
+        widget = RecordingWidget("w", [])
+        with lock:
+            widgets.append(widget)
+        SessionRefresher([widget], 0.02).start()
+        return pn.pane.Str("refreshed")
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = pn.serve(
+        {"/": page},
+        port=port,
+        address="127.0.0.1",
+        show=False,
+        threaded=True,
+        verbose=False,
+        check_unused_sessions_milliseconds=100,
+        unused_session_lifetime_milliseconds=100,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until(lambda: _listening(port))
+        yield url, widgets
+    finally:
+        server.stop()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_each_session_gets_one_ticking_refresher_removed_when_it_closes(
+    served_refreshers: tuple[str, list[RecordingWidget]],
+) -> None:
+    url, widgets = served_refreshers
+    before = live_refreshers()
+    first = pull_session(url=url)
+    second = pull_session(url=url)
+    try:
+        assert live_refreshers() == before + 2
+        wait_until(
+            lambda: len(widgets) == 2 and all(len(w.calls) >= 3 for w in widgets)
+        )
+        # Each tick ran with its own session's document held.
+        assert all(held == "combine" for w in widgets for _, held in w.calls)
+    finally:
+        first.close()
+        second.close()
+    wait_until(lambda: live_refreshers() == before)
+    ticks = [len(w.calls) for w in widgets]
+    # A stopped callback never runs again: wait for a live one to tick twice.
+    third = pull_session(url=url)
+    try:
+        wait_until(lambda: len(widgets) == 3 and len(widgets[2].calls) >= 2)
+    finally:
+        third.close()
+    assert [len(w.calls) for w in widgets[:2]] == ticks
