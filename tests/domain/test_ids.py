@@ -1,3 +1,4 @@
+import pickle
 import uuid
 
 import pytest
@@ -90,3 +91,17 @@ def test_workflow_ids_with_and_without_namespace_differ():
 def test_workflow_id_parse_rejects_malformed_text_with_value_error(text):
     with pytest.raises(ValueError, match="not a workflow id"):
         WorkflowId.parse(text)
+
+
+def test_ids_pickle_by_value_not_by_cached_hash():
+    # Hashes of str differ between processes; a pickled cached hash would
+    # break dict lookups in another process.
+    job_id = JobId("mantle_detector", uuid.uuid4())
+    workflow_id = WorkflowId("dream", "powder", 2, "reduction")
+    assert job_id.__reduce__() == (JobId, ("mantle_detector", job_id.job_number))
+    assert workflow_id.__reduce__() == (
+        WorkflowId,
+        ("dream", "powder", 2, "reduction"),
+    )
+    assert pickle.loads(pickle.dumps(job_id)) == job_id
+    assert hash(pickle.loads(pickle.dumps(workflow_id))) == hash(workflow_id)

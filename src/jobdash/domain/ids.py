@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 JobNumber: TypeAlias = uuid.UUID
@@ -23,6 +23,19 @@ class JobId:
 
     source_name: SourceName
     job_number: JobNumber
+    # Every heartbeat looks a JobId up in several dicts; UUID hashing is slow
+    # Python code, so hash once at construction.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.source_name, self.job_number)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[JobId], tuple[str, JobNumber]]:
+        # String hashes differ between processes: never pickle the cached one.
+        return type(self), (self.source_name, self.job_number)
 
     def __str__(self) -> str:
         return f"{self.source_name}/{self.job_number}"
@@ -53,6 +66,20 @@ class WorkflowId:
     name: str
     version: int
     namespace: str | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "_hash",
+            hash((self.instrument, self.name, self.version, self.namespace)),
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[WorkflowId], tuple[str, str, int, str | None]]:
+        return type(self), (self.instrument, self.name, self.version, self.namespace)
 
     def __str__(self) -> str:
         if self.namespace is None:
