@@ -1309,3 +1309,43 @@ def test_readers_on_other_threads_see_consistent_snapshots_while_heartbeats_arri
         reader.join(timeout=10)
     assert not reader.is_alive()
     assert errors == []
+
+
+class _NoScanDict(dict):
+    """A dict that fails any whole-map walk: proves lookups are by key only."""
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError("status_updated walked a whole map")
+
+    __iter__ = items = values = keys = _refuse
+
+
+def test_status_updated_looks_jobs_up_by_full_id_and_never_scans(orch, clock):
+    current = commit(orch)
+    beat_all(orch, clock, current)
+    previous, current = current, orch.commit_workflow(DETECTOR)
+    stranger = uuid.uuid4()
+    beat(orch, clock, MANTLE, stranger)
+    orch._states = _NoScanDict(orch._states)
+    orch._index = _NoScanDict(orch._index)
+
+    beat(orch, clock, MANTLE, current, JobState.scheduled)
+    beat(orch, clock, MANTLE, previous, JobState.stopped)
+    beat(orch, clock, MANTLE, stranger, JobState.warning)
+    beat(orch, clock, MANTLE, uuid.uuid4(), workflow_id=MONITORS)  # adoption
+    beat(orch, clock, MANTLE, uuid.uuid4(), workflow_id=UNCATALOGUED)
+
+    state = dict.__getitem__(orch._states, DETECTOR)
+    assert state.current.jobs[MANTLE].status.state is JobState.scheduled
+    assert state.previous.jobs[MANTLE].status.state is JobState.stopped
+    assert state.orphans[stranger].jobs[MANTLE].status.state is JobState.warning
+
+
+def test_workflow_versions_param_is_a_read_only_mapping(orch):
+    orch.stage_config(DETECTOR, MANTLE, {})
+    versions = orch.workflow_versions
+    with pytest.raises(TypeError):
+        versions[DETECTOR] = 0
+    orch.stage_config(DETECTOR, BACKWARD, {})
+    assert versions[DETECTOR] == 1  # the old mapping was replaced, not mutated
+    assert orch.workflow_versions[DETECTOR] == 2
