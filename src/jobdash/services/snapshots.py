@@ -217,10 +217,13 @@ def jobset_aggregate(
 def _job_snapshot(
     source: SourceName, job_number: JobNumber, job: JobConfig, now: int, stale_ns: int
 ) -> JobSnapshot:
+    status = job.status
     return JobSnapshot(
         source,
-        JobId(source, job_number),
-        job.status,
+        # The heartbeat carries the very id (built once by the codec, its hash
+        # cached); building a new one per snapshot would hash a UUID again.
+        JobId(source, job_number) if status is None else status.job_id,
+        status,
         job.is_stale(now, stale_ns),
         job.last_seen,
         job.config_known,
