@@ -22,8 +22,10 @@ from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 from jobdash.domain.streams import StreamId
+from jobdash.domain.workflow_status import WorkflowAggregate
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.data_service import DataService
+from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
 from jobdash.services.notifications import NotificationLog
 from jobdash.services.orchestrator import Orchestrator
@@ -35,6 +37,7 @@ from jobdash.transport.message_source import InMemoryMessageSource, Message
 from jobdash.transport.simulated import WORKERS, SimulatedBackend
 
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
+MONITORS = WorkflowId("dream", "monitors", 1)
 
 
 def job_id(i: int) -> JobId:
@@ -529,3 +532,107 @@ def test_simulated_backend_through_the_real_orchestrator_reaches_every_service(
         0,
         0,
     )
+
+
+TWO_WORKFLOWS = WorkflowCatalogue.model_validate(
+    {
+        "instrument": "dream",
+        "workflows": [
+            {
+                "id": "dream/detector_view/1",
+                "title": "Detector view",
+                "source_names": ["mantle", "endcap"],
+            },
+            {
+                "id": "dream/monitors/1",
+                "title": "Monitors",
+                "source_names": ["monitor_a"],
+            },
+        ],
+    }
+)
+
+
+class Rig:
+    """Simulated backend → ingestion → real Orchestrator → real JobOrchestrator."""
+
+    def __init__(self, clock, **backend_options):
+        self.clock = clock
+        self.backend = SimulatedBackend(TWO_WORKFLOWS, clock, **backend_options)
+        self.notifications = NotificationLog(clock)
+        tracker = PendingCommandTracker(clock, self.notifications)
+        self.workflows = JobOrchestrator(
+            TWO_WORKFLOWS, self.backend, clock, tracker=tracker
+        )
+        router = Orchestrator(job_orchestrator=self.workflows, command_tracker=tracker)
+        self.ingestion = IngestionThread(self.backend, router, clock)
+        self.backend.start()
+
+    def run(self, seconds):
+        for _ in range(round(seconds / 0.1)):
+            self.clock.advance(0.1)
+            self.ingestion.run_once()
+
+    def aggregate(self, workflow_id=WORKFLOW):
+        return self.workflows.get_workflow_status(workflow_id)
+
+
+def test_committed_workflow_goes_pending_active_then_stopped_with_the_simulator(
+    clock,
+):
+    rig = Rig(clock)
+    for source in ("mantle", "endcap"):
+        rig.workflows.stage_config(WORKFLOW, source, {})
+    rig.workflows.commit_workflow(WORKFLOW)
+    assert rig.aggregate().aggregate is WorkflowAggregate.PENDING
+    rig.run(0.5)  # received; heartbeats "scheduled"
+    assert rig.aggregate().label == "PENDING 2/2"
+    rig.run(1.5)
+    assert rig.aggregate().label == "ACTIVE 2/2"
+    rig.backend.inject_warning(WORKFLOW, source_name="endcap")
+    rig.run(0.1)
+    assert rig.aggregate().label == "WARNING 1/2"
+    rig.backend.clear_fault()
+    rig.workflows.stop_workflow(WORKFLOW)
+    rig.run(0.5)
+    assert rig.aggregate().aggregate is WorkflowAggregate.STOPPING
+    rig.run(1.5)
+    assert rig.aggregate().aggregate is WorkflowAggregate.STOPPED
+    texts = [n.text for n in rig.notifications.recent(10)]
+    assert "Started 2/2 jobs for Detector view" in texts
+    assert any(text.startswith("Stopped 2/2 jobs") for text in texts)
+
+
+def test_dead_simulator_makes_the_workflow_stale_and_revival_heals_it(clock):
+    rig = Rig(clock)
+    rig.workflows.stage_config(WORKFLOW, "mantle", {})
+    rig.workflows.commit_workflow(WORKFLOW)
+    rig.run(3.0)
+    assert rig.aggregate().aggregate is WorkflowAggregate.ACTIVE
+    rig.backend.kill()
+    rig.run(7.0)  # stale after 6 s without a heartbeat
+    assert rig.aggregate().label == "STALE 1/1"
+    rig.backend.revive()
+    rig.run(0.5)
+    assert rig.aggregate().aggregate is WorkflowAggregate.ACTIVE
+
+
+def test_adoption_scenario_is_adopted_with_the_latest_start_as_current(clock):
+    rig = Rig(clock, scenario="adoption")
+    spawned_at = clock.now_ns() + 100_000_000  # on the first poll, 0.1 s later
+    rig.run(1.0)
+    snapshot = rig.workflows.snapshot(WORKFLOW)
+    assert snapshot.current is not None
+    assert snapshot.current.adopted
+    # The first workflow runs under two numbers: the one started 30 min ago is
+    # current, the one started 2 h ago is an orphan to stop.
+    assert snapshot.current.started_at == spawned_at - 1_800_000_000_000
+    running = {job.job_id.job_number for job in rig.backend.status().jobs}
+    orphan_numbers = {job_id.job_number for job_id in snapshot.orphans}
+    assert len(orphan_numbers) == 1
+    assert {snapshot.current.job_number} | orphan_numbers <= running
+    assert snapshot.current.job_number not in orphan_numbers
+    monitors = rig.workflows.snapshot(MONITORS)
+    assert monitors.current is not None
+    assert monitors.current.adopted
+    assert monitors.orphans == ()
