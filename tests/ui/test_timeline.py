@@ -1,0 +1,351 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from bokeh.document import Document
+from bokeh.document.events import (
+    ColumnDataChangedEvent,
+    ColumnsPatchedEvent,
+    ColumnsStreamedEvent,
+)
+from bokeh.models import Axis, ColumnDataSource, GlyphRenderer, HoverTool, Plot
+
+from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
+from jobdash.services.status_history import StatusHistory
+from jobdash.ui.timeline import STATE_COLOURS, TimelineView
+
+# Bokeh 3.9's ColumnDataSource.from_df calls DataFrame.reset_index(inplace=True),
+# deprecated by pandas 3.1 (PDEP-8). Remove once bokeh stops using inplace
+# (seen 2025-11 with bokeh 3.9.2, pandas 3.1.1).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The inplace keyword in DataFrame.reset_index is deprecated"
+)
+
+DETECTOR = WorkflowId("dream", "detector_view", 1)
+MONITOR = WorkflowId("dream", "monitor_view", 1)
+SECOND = 1_000_000_000
+MS = 1_000_000
+
+
+def job(source: str = "mantle", number: int = 1) -> JobId:
+    return JobId(source, uuid.UUID(int=number))
+
+
+class Feed:
+    def __init__(self, history: StatusHistory) -> None:
+        self.history = history
+        self.t = 0
+
+    def beat(
+        self,
+        job_id: JobId,
+        state: JobState = JobState.active,
+        *,
+        workflow: WorkflowId = DETECTOR,
+        error: str | None = None,
+    ) -> None:
+        self.t += 1
+        self.history.status_updated(
+            JobStatus(job_id, workflow, state, error_message=error, timestamp=self.t)
+        )
+
+
+class Rendered:
+    """The view rendered into a Bokeh document, recording what changes."""
+
+    def __init__(self, view: TimelineView) -> None:
+        self.document = Document()
+        self.root = view.__panel__().get_root(self.document)
+        self.document.add_root(self.root)
+        self.events: list[object] = []
+        self.document.on_change(self.events.append)
+
+    @property
+    def source(self) -> ColumnDataSource:
+        (renderer,) = self.root.select({"type": GlyphRenderer})
+        return renderer.data_source
+
+    @property
+    def figure(self) -> Plot:
+        (figure,) = self.root.select({"type": Plot})
+        return figure
+
+    @property
+    def x_range(self):
+        return self.figure.x_range
+
+    @property
+    def yaxis(self) -> Axis:
+        (axis,) = self.figure.left
+        return axis
+
+    def of(self, kind: type) -> list[object]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def column(self, name: str) -> list[object]:
+        return list(self.source.data[name])
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def history(clock: ManualClock) -> StatusHistory:
+    return StatusHistory(clock, window=600.0, stale_after=6.0)
+
+
+@pytest.fixture
+def feed(history: StatusHistory) -> Feed:
+    return Feed(history)
+
+
+@pytest.fixture
+def view(history: StatusHistory, clock: ManualClock) -> TimelineView:
+    return TimelineView(history, clock)
+
+
+def test_lanes_are_grouped_by_workflow_then_source(view, feed, clock):
+    feed.beat(job("mantle", 1), workflow=MONITOR)
+    feed.beat(job("endcap", 2))
+    feed.beat(job("mantle", 3))
+    clock.advance(1)
+    view.refresh()
+    assert view.lanes == [
+        "detector_view · endcap",
+        "detector_view · mantle",
+        "monitor_view · mantle",
+    ]
+    rendered = Rendered(view)
+    assert rendered.yaxis.major_label_overrides == dict(enumerate(view.lanes))
+    assert rendered.yaxis.ticker.ticks == [0, 1, 2]
+
+
+def test_workflows_sharing_a_name_are_told_apart_by_their_full_id(view, feed, clock):
+    feed.beat(job("mantle", 1))
+    feed.beat(job("mantle", 2), workflow=WorkflowId("dream", "detector_view", 2))
+    clock.advance(1)
+    view.refresh()
+    assert view.lanes == [
+        "dream/detector_view/1 · mantle",
+        "dream/detector_view/2 · mantle",
+    ]
+
+
+def test_jobs_of_one_source_in_one_workflow_share_a_lane(view, feed, clock):
+    feed.beat(job("mantle", 1), JobState.stopped)
+    feed.beat(job("mantle", 2))  # the next job number of the same source
+    clock.advance(1)
+    view.refresh()
+    assert view.lanes == ["detector_view · mantle"]
+    assert len(view.shown) == 2
+
+
+def test_bars_carry_state_message_and_times_and_are_coloured_by_state(
+    view, feed, clock
+):
+    start = clock.now_ns()
+    feed.beat(job())
+    clock.advance(5)
+    feed.beat(job(), JobState.error, error="disk full")
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    assert rendered.column("state") == ["active", "error"]
+    assert rendered.column("color") == ["active", "error"]
+    assert rendered.column("message") == ["", "disk full"]
+    assert rendered.column("left") == [start / MS, (start + 5 * SECOND) / MS]
+    assert rendered.column("right")[0] == (start + 5 * SECOND) / MS
+    # The current bar reaches beyond the window; the axis clips it.
+    assert rendered.column("right")[1] > (clock.now_ns() + 86_400 * SECOND) / MS
+    assert rendered.column("until") == ["00:00:05", "now"]
+    (renderer,) = rendered.root.select({"type": GlyphRenderer})
+    mapper = renderer.glyph.fill_color.transform
+    assert dict(zip(mapper.factors, mapper.palette, strict=True)) == STATE_COLOURS
+
+
+def test_new_segment_is_streamed_and_an_ended_one_patched(view, feed, clock):
+    feed.beat(job("a", 1))
+    feed.beat(job("b", 2))
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    rendered.events.clear()
+
+    clock.advance(2)
+    feed.beat(job("a", 1), JobState.warning)
+    ended = clock.now_ns()
+    clock.advance(1)
+    view.refresh()
+
+    assert not rendered.of(ColumnDataChangedEvent)
+    (streamed,) = rendered.of(ColumnsStreamedEvent)
+    assert list(streamed.data["state"]) == ["warning"]
+    (patched,) = rendered.of(ColumnsPatchedEvent)
+    assert patched.patches["right"] == [(0, ended / MS)]
+    assert rendered.column("state") == ["active", "active", "warning"]
+
+
+def test_time_axis_follows_the_clock_even_without_changes(view, feed, clock):
+    feed.beat(job())
+    view.refresh()
+    rendered = Rendered(view)
+    clock.advance(3)
+    view.refresh()
+    assert rendered.x_range.end == clock.now_ns() / MS
+    assert rendered.x_range.start == (clock.now_ns() - 600 * SECOND) / MS
+
+
+def test_updates_at_most_once_a_second_whatever_the_refresh_rate(
+    view, feed, clock, history, monkeypatch
+):
+    feed.beat(job())
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    reads = []
+    original = history.changes_since
+    monkeypatch.setattr(
+        history,
+        "changes_since",
+        lambda cursor: reads.append(cursor) or original(cursor),
+    )
+    rendered.events.clear()
+    feed.beat(job(), JobState.error)
+    for _ in range(3):
+        clock.advance(0.25)
+        view.refresh()
+    assert reads == []
+    assert rendered.events == []
+    clock.advance(0.25)
+    view.refresh()
+    assert len(reads) == 1
+    assert rendered.of(ColumnsStreamedEvent)
+
+
+def test_new_lane_re_lays_out_and_re_sends_the_data(view, feed, clock):
+    feed.beat(job("b", 2))
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    rendered.events.clear()
+    feed.beat(job("a", 1))
+    clock.advance(1)
+    view.refresh()
+    assert rendered.of(ColumnDataChangedEvent)
+    assert view.lanes == ["detector_view · a", "detector_view · b"]
+    assert rendered.column("source") == ["b", "a"]
+    assert rendered.column("bottom") == pytest.approx([1 - 0.38, 0 - 0.38])
+    assert rendered.yaxis.major_label_overrides == {
+        0: "detector_view · a",
+        1: "detector_view · b",
+    }
+
+
+def test_segments_leaving_the_window_are_dropped(view, feed, clock, history):
+    feed.beat(job("old", 1))
+    clock.advance(10)
+    history.tick()  # silent for 10 s: its bar ends at its last heartbeat
+    feed.beat(job("new", 2))
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    assert rendered.column("source") == ["old", "new"]
+
+    for _ in range(600):  # ten minutes of heartbeats from the live job
+        clock.advance(1)
+        feed.beat(job("new", 2))
+        history.tick()
+        view.refresh()
+    assert [s.job_id.source_name for s in view.shown.values()] == ["new"]
+    assert view.lanes == ["detector_view · new"]
+    assert rendered.column("source") == ["new"]
+
+
+def test_expired_bars_are_not_re_sent_more_often_than_every_30_seconds(
+    view, feed, clock, history
+):
+    start = clock.now_ns()
+    feed.beat(job("old1", 1))
+    feed.beat(job("new", 3))
+    clock.advance(5)
+    feed.beat(job("old2", 2))
+    feed.beat(job("new", 3))
+    clock.advance(5)
+    feed.beat(job("new", 3))
+    clock.advance(2)
+    history.tick()  # old1 and old2 went silent: their bars end
+    view.refresh()
+    rendered = Rendered(view)
+
+    def step(at_seconds: float) -> None:
+        clock.set(start + round(at_seconds * SECOND))
+        feed.beat(job("new", 3))
+        history.tick()
+        rendered.events.clear()
+        view.refresh()
+
+    step(600.5)  # old1 (ended at 0 s) left the window; last re-send long ago
+    assert rendered.of(ColumnDataChangedEvent)
+    assert "old1" not in rendered.column("source")
+
+    step(606)  # old2 (ended at 5 s) left too, 5.5 s after the last re-send
+    assert "old2" not in {s.job_id.source_name for s in view.shown.values()}
+    assert not rendered.of(ColumnDataChangedEvent)
+    assert "old2" in rendered.column("source")  # still drawn, off-screen
+
+    step(631)
+    assert rendered.of(ColumnDataChangedEvent)
+    assert "old2" not in rendered.column("source")
+    assert view.lanes == ["detector_view · new"]
+
+
+def test_plot_rendered_later_shows_everything_seen_so_far(view, feed, clock):
+    feed.beat(job("a", 1))
+    clock.advance(1)
+    view.refresh()
+    feed.beat(job("a", 1), JobState.error)
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    assert rendered.column("state") == ["active", "error"]
+    assert rendered.x_range.end == clock.now_ns() / MS
+
+
+def test_reader_reset_by_the_history_starts_over(clock):
+    history = StatusHistory(clock, log_capacity=4)
+    feed = Feed(history)
+    view = TimelineView(history, clock)
+    rendered = Rendered(view)
+    for number in range(10):
+        feed.beat(job(f"s{number}", number))
+    clock.advance(1)
+    view.refresh()
+    assert sorted(rendered.column("source")) == [f"s{n}" for n in range(10)]
+    assert len(view.lanes) == 10
+
+
+def test_hover_shows_text_fields_escaped(view, feed, clock):
+    feed.beat(job("<b>src</b>"), JobState.error, error="<img src=x onerror=alert(1)>")
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    (hover,) = rendered.root.select({"type": HoverTool})
+    fields = [field for _, field in hover.tooltips]
+    assert "@{message}" in fields
+    assert all("{safe}" not in field for field in fields)
+    # The raw text is data, escaped by Bokeh when the tooltip shows it.
+    assert rendered.column("message") == ["<img src=x onerror=alert(1)>"]
+
+
+def test_empty_history_says_so(view, feed, clock):
+    root = view.__panel__()
+    assert "jd-timeline" in root.css_classes
+    (empty, _) = root.objects
+    assert empty.visible
+    feed.beat(job())
+    clock.advance(1)
+    view.refresh()
+    assert not empty.visible
