@@ -6,7 +6,7 @@ import uuid
 import numpy as np
 import pytest
 
-from jobdash.domain.clock import ManualClock
+from jobdash.domain.clock import ManualClock, ScaledClock
 from jobdash.domain.commands import (
     Acknowledgement,
     JobAction,
@@ -431,6 +431,26 @@ def test_waiting_poll_wakes_for_an_event_falling_due(clock):
     got = backend.get_messages(10.0)
     mover.join()
     assert len(got) == len(WORKERS)
+
+
+def test_with_a_scaled_clock_polls_wait_for_the_events_as_they_fall_due():
+    clock = ScaledClock(speed=20.0)  # one 2 s heartbeat interval per 0.1 s
+    backend = SimulatedBackend(CATALOGUE, clock, heartbeat_interval=INTERVAL)
+    backend.start()
+    backend.send(start_command(MANTLE))
+    states: list[JobState] = []
+    polls = 0
+    deadline = time.monotonic() + 10.0
+    while states.count(JobState.active) < 3 and time.monotonic() < deadline:
+        polls += 1
+        for message in backend.get_messages(0.5):
+            decoded = _decode(message)[1]
+            if isinstance(decoded, JobStatus):
+                states.append(decoded.state)
+    backend.stop()
+    assert states[:4] == [JobState.scheduled] + [JobState.active] * 3
+    # Each poll slept until something was due: no busy loop.
+    assert polls < 40
 
 
 def test_stop_wakes_a_waiting_poll(backend):
