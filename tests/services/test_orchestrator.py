@@ -412,3 +412,11 @@ def test_orchestrator_module_imports_neither_status_model():
     )
     assert not hasattr(orchestrator_module, "JobOrchestrator")
     assert not hasattr(orchestrator_module, "JobService")
+
+
+def test_status_listeners_receive_every_heartbeat_after_the_models(clock, log):
+    job_service, history = RecordingConsumer(), RecordingConsumer()
+    router = Orchestrator(job_service=job_service, status_listeners=[history])
+    route_wire_messages(router, clock)
+    assert history.received == job_service.received
+    assert (history.batches, history.ticks) == (1, 1)

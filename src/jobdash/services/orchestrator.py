@@ -9,7 +9,7 @@ the :class:`StatusConsumer` protocol, so this module imports neither
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Protocol
 
@@ -56,6 +56,9 @@ class Orchestrator:
         The workflow-level model.
     data_service, command_tracker, worker_registry
         Consumers of results, acknowledgements and service heartbeats.
+    status_listeners
+        Further heartbeat consumers, e.g. the timeline's ``StatusHistory``;
+        fed after the two models, with the same error isolation.
     """
 
     def __init__(
@@ -66,11 +69,11 @@ class Orchestrator:
         data_service: DataService | None = None,
         command_tracker: PendingCommandTracker | None = None,
         worker_registry: WorkerRegistry | None = None,
+        status_listeners: Sequence[StatusConsumer] = (),
     ) -> None:
-        self._status_consumers = tuple(
-            consumer
-            for consumer in (job_service, job_orchestrator)
-            if consumer is not None
+        self._status_consumers = (
+            *(c for c in (job_service, job_orchestrator) if c is not None),
+            *status_listeners,
         )
         self._data_service = data_service
         self._command_tracker = command_tracker
