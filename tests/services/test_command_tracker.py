@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 
@@ -14,6 +15,7 @@ from jobdash.domain.commands import (
     WorkflowConfigCommand,
     WorkflowIdentifier,
 )
+from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_tracker import (
     GroupProgress,
     PendingCommandTracker,
@@ -404,3 +406,85 @@ def test_concurrent_tracking_and_acks_report_every_group_once(tracker, log):
         f"Started 5/5 jobs for workflow {g}" for g in range(groups)
     )
     assert tracker.ignored_acks == 0
+
+
+# --- audit trail ------------------------------------------------------------------
+
+
+@pytest.fixture
+def audit_path(tmp_path):
+    return tmp_path / "audit.jsonl"
+
+
+@pytest.fixture
+def audited(clock, log, audit_path) -> PendingCommandTracker:
+    return PendingCommandTracker(clock, log, audit=AuditLog(audit_path, clock))
+
+
+def outcomes(path) -> list[tuple[str, str]]:
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(record["message_id"], record["outcome"]) for record in records]
+
+
+def test_each_answer_is_audited_by_message_id(audited, audit_path):
+    commands = [start(source) for source in BANKS[:2]]
+    audited.track(commands, verb="Started", subject="Detector view")
+    audited.ack_received(ack(commands[0]))
+    audited.ack_received(err(commands[1], "detector\noffline"))
+    assert outcomes(audit_path) == [
+        (str(commands[0].message_id), "acknowledged"),
+        (str(commands[1].message_id), "failed: detector offline"),
+    ]
+
+
+def test_an_error_without_message_is_audited_as_failed(audited, audit_path):
+    command = stop("mantle_detector")
+    audited.track([command], verb="Stopped", subject="mantle_detector")
+    audited.ack_received(err(command, None))
+    assert outcomes(audit_path) == [(str(command.message_id), "failed")]
+
+
+def test_silent_commands_are_audited_as_no_response_at_the_timeout(
+    audited, audit_path, clock
+):
+    commands = [start(source) for source in BANKS]
+    audited.track(commands, verb="Started", subject="Detector view")
+    audited.ack_received(ack(commands[0]))
+    audited.ack_received(err(commands[1], "offline"))
+    clock.advance(30)
+    audited.tick()
+    assert outcomes(audit_path)[2:] == [
+        (str(commands[2].message_id), "no_response"),
+        (str(commands[3].message_id), "no_response"),
+    ]
+
+
+def test_a_transport_failure_is_audited_as_send_failed(audited, audit_path):
+    command = stop("mantle_detector")
+    audited.track([command], verb="Stopped", subject="mantle_detector")
+    audited.command_failed(command, "delivery timed out")
+    assert outcomes(audit_path) == [
+        (str(command.message_id), "send_failed: delivery timed out")
+    ]
+
+
+def test_a_late_answer_to_an_audited_command_is_still_audited(
+    audited, audit_path, clock
+):
+    command = stop("mantle_detector")
+    audited.track([command], verb="Stopped", subject="mantle_detector")
+    clock.advance(31)
+    audited.tick()
+    audited.ack_received(ack(command))
+    assert outcomes(audit_path) == [
+        (str(command.message_id), "no_response"),
+        (str(command.message_id), "acknowledged"),
+    ]
+    assert audited.ignored_acks == 1
+
+
+def test_answers_to_commands_never_seen_are_not_audited(audited, audit_path):
+    audited.ack_received(ack(stop("mantle_detector")))
+    assert outcomes(audit_path) == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -13,7 +14,14 @@ from jobdash.domain.commands import (
     JobIdentifier,
     WorkflowIdentifier,
 )
-from jobdash.services.access import ReadOnlyError
+from jobdash.services.access import (
+    AccessPolicy,
+    Actor,
+    PermissionDeniedError,
+    ReadOnlyError,
+    Role,
+)
+from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.job_controller import JobController
 from jobdash.services.notifications import NotificationLog
@@ -143,3 +151,112 @@ def test_send_failure_without_tracker_is_logged(caplog):
     controller = JobController(FailingSink())
     assert controller.reset_job(JOB) is False
     assert "could not send reset of mantle_detector" in caplog.text
+
+
+# --- access and audit -------------------------------------------------------------
+
+ALICE = Actor("alice", Role.viewer)
+OLGA = Actor("olga", Role.operator)
+
+
+@pytest.fixture
+def audit_path(tmp_path):
+    return tmp_path / "audit.jsonl"
+
+
+@pytest.fixture
+def audit(audit_path, clock) -> AuditLog:
+    return AuditLog(audit_path, clock)
+
+
+def audit_lines(path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("method", ["stop_job", "reset_job"])
+def test_a_viewer_is_refused_audited_and_nothing_is_sent(
+    sink, tracker, audit, audit_path, method
+):
+    controller = JobController(sink, tracker=tracker, audit=audit)
+    with pytest.raises(PermissionDeniedError) as info:
+        getattr(controller, method)(JOB, WORKFLOW, actor=ALICE)
+    action = method.removesuffix("_job")
+    assert str(info.value) == f"viewer 'alice' may not {action} job {JOB}"
+    assert sink.sent == []
+    assert tracker.outstanding() == []
+    (line,) = audit_lines(audit_path)
+    assert {k: line[k] for k in ("user", "role", "action", "workflow", "job")} == {
+        "user": "alice",
+        "role": "viewer",
+        "action": method,
+        "workflow": str(WORKFLOW),
+        "job": str(JOB),
+    }
+    assert (line["message_id"], line["outcome"]) == (None, "refused")
+
+
+def test_the_policy_decides_who_is_an_operator(sink):
+    policy = AccessPolicy(operators=frozenset({"olga"}))
+    controller = JobController(sink, policy=policy)
+    assert controller.stop_job(JOB, actor=policy.actor_for("olga")) is True
+    with pytest.raises(PermissionDeniedError):
+        controller.stop_job(JOB, actor=policy.actor_for("alice"))
+    assert len(sink.sent) == 1
+
+
+def test_a_read_only_policy_refuses_operators_too(sink, audit, audit_path):
+    controller = JobController(sink, policy=AccessPolicy(read_only=True), audit=audit)
+    assert controller.read_only
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        controller.stop_job(JOB, actor=OLGA)
+    assert sink.sent == []
+    assert audit_lines(audit_path)[0]["outcome"] == "refused"
+
+
+def test_a_sent_command_is_audited_with_its_message_id(sink, audit, audit_path):
+    JobController(sink, audit=audit).stop_job(JOB, WORKFLOW, actor=OLGA)
+    (line,) = audit_lines(audit_path)
+    assert line["message_id"] == str(sink.sent[0].message_id)
+    assert (line["user"], line["role"], line["action"], line["outcome"]) == (
+        "olga",
+        "operator",
+        "stop_job",
+        "sent",
+    )
+    assert line["workflow"] == str(WORKFLOW)
+
+
+def test_callers_without_an_actor_act_as_the_system(sink, audit, audit_path):
+    JobController(sink, audit=audit).reset_job(JOB)
+    assert audit_lines(audit_path)[0]["user"] == "system"
+
+
+def test_a_send_failure_is_audited_once_though_the_tracker_also_hears_of_it(
+    clock, log, audit, audit_path
+):
+    tracker = PendingCommandTracker(clock, log, audit=audit)
+    controller = JobController(FailingSink(), tracker=tracker, audit=audit)
+    assert controller.stop_job(JOB, actor=OLGA) is False
+    (line,) = audit_lines(audit_path)
+    assert line["outcome"] == "send_failed: broker unreachable"
+    assert line["user"] == "olga"
+
+
+def test_the_backend_answer_follows_on_a_line_with_the_same_message_id(
+    clock, log, sink, audit, audit_path
+):
+    tracker = PendingCommandTracker(clock, log, audit=audit)
+    JobController(sink, tracker=tracker, audit=audit).stop_job(JOB, actor=OLGA)
+    message_id = sink.sent[0].message_id
+    tracker.ack_received(
+        Acknowledgement(message_id=message_id, device=str(JOB), response="ACK")
+    )
+    sent, acked = audit_lines(audit_path)
+    assert sent["message_id"] == acked["message_id"] == str(message_id)
+    assert (acked["outcome"], acked["user"], acked["action"]) == (
+        "acknowledged",
+        "olga",
+        "stop_job",
+    )

@@ -5,6 +5,11 @@ all, so acknowledgements drive feedback (notifications), never job state
 (DESIGN.md §6). Commands sent together for one operator action (starting a
 workflow's four jobs, stopping one job) form a *group* that reports its
 outcome once: all acknowledged, some failed, or some silent after the timeout.
+
+Given an :class:`~jobdash.services.audit_log.AuditLog`, the tracker also
+appends what became of each command to the audit trail, by message id:
+``acknowledged``, ``failed: <message>``, ``no_response``, or
+``send_failed: <reason>`` for a command the transport gave up on.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import NamedTuple
 from jobdash.domain.clock import Clock
 from jobdash.domain.commands import Acknowledgement, Command, JobCommand
 from jobdash.domain.ids import JobId
+from jobdash.services.audit_log import AuditLog, AuditOutcome
 from jobdash.services.notifications import NotificationLevel, NotificationLog
 
 # The action noun of a past-tense verb, for "Start of mantle_detector failed".
@@ -103,6 +109,15 @@ class _Note(NamedTuple):
     text: str
 
 
+class _Outcome(NamedTuple):
+    """An audit line to write once the lock is released."""
+
+    message_id: uuid.UUID
+    outcome: AuditOutcome
+    detail: str | None = None
+    known_only: bool = False
+
+
 class PendingCommandTracker:
     """Turns acknowledgements, send failures and timeouts into notifications.
 
@@ -120,15 +135,23 @@ class PendingCommandTracker:
     timeout
         Seconds after which a command without an answer is reported as
         "no response".
+    audit
+        Where the outcome of each command is also recorded; ``None``: nowhere.
     """
 
     def __init__(
-        self, clock: Clock, notifications: NotificationLog, *, timeout: float = 30.0
+        self,
+        clock: Clock,
+        notifications: NotificationLog,
+        *,
+        timeout: float = 30.0,
+        audit: AuditLog | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self._clock = clock
         self._notifications = notifications
+        self._audit = audit
         self._timeout = timeout
         self._timeout_ns = round(timeout * 1e9)
         self._lock = threading.RLock()
@@ -199,11 +222,17 @@ class PendingCommandTracker:
         counted in :attr:`ignored_acks`.
         """
         notes: list[_Note] = []
+        outcomes: list[_Outcome] = []
         with self._lock:
             group = self._group_for(ack.message_id)
             if group is None:
                 self._ignored_acks += 1
+                # A late answer to one of our commands is still worth auditing;
+                # answers to other dashboards' commands are not ours to record.
+                outcomes.append(_answer_outcome(ack, known_only=True))
+                self._record(outcomes)
                 return
+            outcomes.append(_answer_outcome(ack))
             if ack.ok:
                 if ack.message_id not in group.failed:
                     group.acked.add(ack.message_id)
@@ -221,6 +250,7 @@ class PendingCommandTracker:
             if group.pending == 0:
                 notes.extend(self._finish(group, timed_out=False))
         self._notify(notes)
+        self._record(outcomes)
 
     def command_failed(self, command: Command, reason: str) -> None:
         """Report a command the transport could not send, e.g. broker unreachable.
@@ -243,15 +273,23 @@ class PendingCommandTracker:
             if group is not None and group.pending == 0:
                 notes.extend(self._finish(group, timed_out=False))
         self._notify(notes)
+        self._record([_Outcome(command.message_id, AuditOutcome.send_failed, reason)])
 
     def tick(self) -> None:
         """Report the groups whose unanswered commands passed the timeout."""
         notes: list[_Note] = []
+        outcomes: list[_Outcome] = []
         with self._lock:
             deadline = self._clock.now_ns() - self._timeout_ns
             for group in [g for g in self._groups.values() if g.sent_at <= deadline]:
+                outcomes.extend(
+                    _Outcome(message_id, AuditOutcome.no_response)
+                    for message_id in group.labels
+                    if message_id not in group.acked and message_id not in group.failed
+                )
                 notes.extend(self._finish(group, timed_out=True))
         self._notify(notes)
+        self._record(outcomes)
 
     def pending_count(self) -> int:
         """How many tracked commands still wait for an answer."""
@@ -315,6 +353,21 @@ class PendingCommandTracker:
         # not hold up acknowledgement handling.
         for note in notes:
             self._notifications.add(note.level, note.text)
+
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        # Outside our lock too: writing a file must not hold up acknowledgements.
+        if self._audit is None:
+            return
+        for item in outcomes:
+            self._audit.outcome(
+                item.message_id, item.outcome, item.detail, known_only=item.known_only
+            )
+
+
+def _answer_outcome(ack: Acknowledgement, *, known_only: bool = False) -> _Outcome:
+    if ack.ok:
+        return _Outcome(ack.message_id, AuditOutcome.acknowledged, None, known_only)
+    return _Outcome(ack.message_id, AuditOutcome.failed, ack.message, known_only)
 
 
 def _label(command: Command, subject: str) -> str:
