@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.ids import JobId, WorkflowId, seeded_job_numbers
 
 NUMBER = uuid.UUID("6f1c2a3b-0000-4000-8000-00000000abcd")
 
@@ -105,3 +105,16 @@ def test_ids_pickle_by_value_not_by_cached_hash():
     )
     assert pickle.loads(pickle.dumps(job_id)) == job_id
     assert hash(pickle.loads(pickle.dumps(workflow_id))) == hash(workflow_id)
+
+
+def test_seeded_job_numbers_repeat_for_the_same_seed_and_are_version_4():
+    first, again, other = (
+        seeded_job_numbers(7),
+        seeded_job_numbers(7),
+        seeded_job_numbers(8),
+    )
+    numbers = [first() for _ in range(3)]
+    assert numbers == [again() for _ in range(3)]
+    assert numbers != [other() for _ in range(3)]
+    assert len(set(numbers)) == 3
+    assert all(number.version == 4 for number in numbers)

@@ -1349,3 +1349,18 @@ def test_workflow_versions_param_is_a_read_only_mapping(orch):
     orch.stage_config(DETECTOR, BACKWARD, {})
     assert versions[DETECTOR] == 1  # the old mapping was replaced, not mutated
     assert orch.workflow_versions[DETECTOR] == 2
+
+
+def test_commit_takes_job_numbers_from_the_injected_factory():
+    numbers = iter([uuid.UUID(int=1), uuid.UUID(int=2)])
+    catalogue = WorkflowCatalogue.default("dream")
+    spec = catalogue.workflows[0]
+    orchestrator = JobOrchestrator(
+        catalogue,
+        InMemoryCommandSink(),
+        ManualClock(),
+        new_job_number=lambda: next(numbers),
+    )
+    orchestrator.stage_config(spec.workflow_id, spec.source_names[0], {})
+    assert orchestrator.commit_workflow(spec.workflow_id) == uuid.UUID(int=1)
+    assert orchestrator.commit_workflow(spec.workflow_id) == uuid.UUID(int=2)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -106,3 +108,14 @@ class WorkflowId:
                 f"not a workflow id (version must be an integer): {text!r}"
             )
         return cls(instrument, name, int(version), namespace)
+
+
+def seeded_job_numbers(seed: int) -> Callable[[], JobNumber]:
+    """A reproducible source of version-4 job numbers.
+
+    For simulated deployments and tests: the same seed yields the same
+    sequence, so a replayed scenario shows the same job numbers. Production
+    uses ``uuid.uuid4``.
+    """
+    rng = random.Random(seed)
+    return lambda: uuid.UUID(int=rng.getrandbits(128), version=4)

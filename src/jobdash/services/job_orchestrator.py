@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -152,6 +152,10 @@ class JobOrchestrator(VersionedModel):
         Seconds of silence after which an orphan job, or the memory of a
         stopped job (to ignore its late heartbeats), is dropped; default ten
         times ``stale_after``.
+    new_job_number
+        Makes the job number of each commit; default ``uuid.uuid4``. The
+        simulated deployment passes a seeded generator so that a replayed
+        scenario (and a screenshot of it) shows the same job numbers.
     """
 
     workflow_versions = param.ClassSelector(
@@ -173,6 +177,7 @@ class JobOrchestrator(VersionedModel):
         stale_after: float = 6.0,
         read_only: bool = False,
         forget_after: float | None = None,
+        new_job_number: Callable[[], JobNumber] = uuid.uuid4,
     ) -> None:
         if stale_after <= 0:
             raise ValueError(f"stale_after must be positive, got {stale_after}")
@@ -189,6 +194,7 @@ class JobOrchestrator(VersionedModel):
         self._store = config_store
         self._tracker = tracker
         self._read_only = read_only
+        self._new_job_number = new_job_number
         self._stale_ns = round(stale_after * 1e9)
         self._forget_ns = round(forget_after * 1e9)
 
@@ -414,7 +420,7 @@ class JobOrchestrator(VersionedModel):
             if not state.staged_jobs:
                 raise ValueError(f"nothing is staged for {spec.title!r}")
             now = self._clock.now_ns()
-            job_number = uuid.uuid4()
+            job_number = self._new_job_number()
             new = JobSet(
                 job_number,
                 {src: job.copy() for src, job in state.staged_jobs.items()},
