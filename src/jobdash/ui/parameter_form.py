@@ -1,5 +1,4 @@
-# Panel's constructors are untyped; strict mypy would flag every widget built here.
-# mypy: disable-error-code="no-untyped-call"
+# mypy: untyped-calls-exclude=panel
 """A workflow's parameter form, generated from its catalogue schema.
 
 One input per :class:`~jobdash.services.workflow_catalogue.ParameterSpec`:
@@ -37,7 +36,7 @@ def _widget(spec: ParameterSpec, value: Any) -> pn.widgets.Widget:
     failing: the schema check then says what is wrong.
     """
     common: dict[str, Any] = {
-        "name": spec.label,
+        "label": spec.label,
         "css_classes": [f"jd-param-{spec.name}"],
     }
     if spec.type in ("int", "float"):
@@ -107,7 +106,7 @@ class ParameterForm(pn.viewable.Viewer):
         disabled: bool = False,
         stylesheets: Sequence[str] = (),
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Viewer is untyped
         given = values or {}
         self._specs = {spec.name: spec for spec in parameters}
         self._widgets: dict[str, pn.widgets.Widget] = {}
@@ -248,7 +247,7 @@ class ParameterForm(pn.viewable.Viewer):
             widget = self._widgets[name]
             label = self._specs[name].label
             is_changed = name in changed
-            widget.name = label + _CHANGED_SUFFIX if is_changed else label
+            widget.label = label + _CHANGED_SUFFIX if is_changed else label
             classes = [c for c in widget.css_classes if c != "jd-param-changed"]
             widget.css_classes = (
                 [*classes, "jd-param-changed"] if is_changed else classes

@@ -1,5 +1,4 @@
-# Panel's constructors are untyped; strict mypy would flag every widget built here.
-# mypy: disable-error-code="no-untyped-call"
+# mypy: untyped-calls-exclude=panel
 """The staging section of a workflow card: sources, auxiliary sources, parameters.
 
 It edits a :class:`~jobdash.ui.staging_draft.StagingDraft`; the card compares
@@ -46,11 +45,11 @@ class StagingForm(pn.viewable.Viewer):
         disabled: bool = False,
         stylesheets: Sequence[str] = (),
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Viewer is untyped
         self._spec = spec
         self._listeners: list[Callable[[], None]] = []
         self._sources = pn.widgets.CheckBoxGroup(
-            name="Sources",
+            label="Sources",
             options=list(spec.source_names),
             value=list(draft.sources),
             inline=False,
@@ -59,7 +58,7 @@ class StagingForm(pn.viewable.Viewer):
         )
         self._aux = {
             role: pn.widgets.Select(
-                name=f"{role.replace('_', ' ').capitalize()} source",
+                label=f"{role.replace('_', ' ').capitalize()} source",
                 options=list(choices),
                 value=draft.aux_source_names.get(role, choices[0]),
                 disabled=disabled,

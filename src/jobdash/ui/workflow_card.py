@@ -1,5 +1,4 @@
-# Panel's constructors are untyped; strict mypy would flag every widget built here.
-# mypy: disable-error-code="no-untyped-call"
+# mypy: untyped-calls-exclude=panel
 """One workflow's card: status, sources, the previous JobSet, staging and actions.
 
 A card is built once per session and then only patched: :meth:`WorkflowCard.update`
@@ -44,12 +43,10 @@ from jobdash.services.workflow_catalogue import ParameterError
 from jobdash.ui.staging_draft import StagingDraft, draft_differences, initial_draft
 from jobdash.ui.staging_form import StagingForm
 from jobdash.ui.workflow_markup import (
-    badge_html,
+    header_html,
     message_html,
-    meta_html,
     short_number,
     status_html,
-    title_html,
 )
 
 __all__ = ["WorkflowCard", "card_css_name"]
@@ -131,7 +128,7 @@ class WorkflowCard(pn.viewable.Viewer):
         no_data_after: float = 30.0,
         stylesheets: Sequence[str] = (),
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Viewer is untyped
         self._orchestrator = job_orchestrator
         self._clock = clock
         self._data_service = data_service
@@ -146,41 +143,22 @@ class WorkflowCard(pn.viewable.Viewer):
         self._orphan_key: tuple[Any, ...] = ()
         self._pending: Callable[[], None] | None = None
 
-        self._badge = self._html(badge_html(snapshot.aggregate), "jd-wf-badge")
-        self._meta = self._html("", "jd-wf-meta-pane")
+        self._header = self._html("", "jd-wf-header", sizing_mode="stretch_width")
         self._expand = pn.widgets.Button(
-            name="Show details",
-            button_type="light",
+            label="Show details",
+            color="light",
+            # No description: its tooltip costs two more models per card.
             css_classes=["jd-expand"],
-            description="Show or hide this workflow's sources, actions and configuration",
-            margin=(2, 4),
+            margin=(4, 4),
         )
         self._expand.on_click(lambda _event: self.set_expanded(not self.expanded))
-        header = pn.Row(
-            self._html(title_html(self._spec), "jd-wf-heading"),
-            self._badge,
-            pn.layout.HSpacer(),
-            self._expand,
-            css_classes=["jd-wf-header"],
-            stylesheets=self._css,
-            sizing_mode="stretch_width",
-            margin=0,
-        )
-        self._body = pn.Column(
-            css_classes=["jd-wf-body"],
-            stylesheets=self._css,
-            sizing_mode="stretch_width",
-            visible=False,
-            margin=0,
-        )
-        self._built = False
+        # Built on first expansion (see the module docstring): an idle card is
+        # three components, the fewest a header with a button can be.
+        self._body: pn.Column | None = None
         self._staging: StagingForm | None = None
         self._layout = pn.Column(
-            header,
-            self._meta,
-            self._body,
+            pn.Row(self._header, self._expand, sizing_mode="stretch_width", margin=0),
             css_classes=["jd-workflow-card", card_css_name(snapshot)],
-            stylesheets=self._css,
             sizing_mode="stretch_width",
         )
         self.update(snapshot)
@@ -207,12 +185,12 @@ class WorkflowCard(pn.viewable.Viewer):
 
     @property
     def expanded(self) -> bool:
-        return self._body.visible
+        return self._body is not None and self._body.visible
 
     @property
     def body_built(self) -> bool:
         """Whether the body's panes and buttons exist yet (they are built lazily)."""
-        return self._built
+        return self._body is not None
 
     @property
     def staging(self) -> StagingForm | None:
@@ -220,13 +198,9 @@ class WorkflowCard(pn.viewable.Viewer):
         return self._staging
 
     @property
-    def badge(self) -> pn.pane.HTML:
-        return self._badge
-
-    @property
-    def badge_text(self) -> str:
-        """What the badge says, e.g. ``ACTIVE 4/4``."""
-        return self._snapshot.aggregate.label
+    def header(self) -> pn.pane.HTML:
+        """The header pane: title, version, badge, job number and uptime."""
+        return self._header
 
     # --- updates ------------------------------------------------------------
 
@@ -235,7 +209,6 @@ class WorkflowCard(pn.viewable.Viewer):
         now = self._clock.now_ns() if now is None else now
         self._snapshot = snapshot
         self._rendered_version = snapshot.version
-        _set_text(self._badge, badge_html(snapshot.aggregate))
         live = _is_live(snapshot)
         if live and not self._was_live and not self.expanded:
             # Something started (here, elsewhere, or adopted): show it. Not
@@ -243,7 +216,7 @@ class WorkflowCard(pn.viewable.Viewer):
             self.set_expanded(True)
         self._was_live = live
         self.tick(now)
-        if self._built:
+        if self._body is not None:
             _set_text(self._message, message_html(snapshot.current))
             self._update_orphans(snapshot)
             self._update_controls(snapshot)
@@ -253,8 +226,11 @@ class WorkflowCard(pn.viewable.Viewer):
         """Refresh uptime, heartbeat ages and "no data" flags to ``now``."""
         now = self._clock.now_ns() if now is None else now
         snapshot = self._snapshot
-        _set_text(self._meta, meta_html(snapshot.current, now))
-        if self._built:
+        _set_text(
+            self._header,
+            header_html(self._spec, snapshot.aggregate, snapshot.current, now),
+        )
+        if self._body is not None:
             _set_text(
                 self._status,
                 status_html(
@@ -268,12 +244,13 @@ class WorkflowCard(pn.viewable.Viewer):
         Opening an idle card also opens its configuration: configuring and
         starting is all one can do with it.
         """
-        if expanded and not self._built:
+        if expanded and self._body is None:
             self._build_body()
             if not _is_live(self._snapshot):
                 self.set_configuring(True)
-        self._body.visible = expanded
-        self._expand.name = "Hide details" if expanded else "Show details"
+        if self._body is not None:
+            self._body.visible = expanded
+        self._expand.label = "Hide details" if expanded else "Show details"
 
     # --- body -------------------------------------------------------------------
 
@@ -286,9 +263,9 @@ class WorkflowCard(pn.viewable.Viewer):
             **params,
         )
 
-    def _button(self, name: str, css_class: str, **params: Any) -> pn.widgets.Button:
+    def _button(self, label: str, css_class: str, **params: Any) -> pn.widgets.Button:
         return pn.widgets.Button(
-            name=name,
+            label=label,
             css_classes=[css_class],
             disabled=self._read_only,
             margin=(4, 4),
@@ -304,14 +281,14 @@ class WorkflowCard(pn.viewable.Viewer):
         self._start = self._button(
             "Start",
             "jd-start",
-            button_type="primary",
+            color="primary",
             description="Stage the configuration below and start one job per source"
             + read_only,
         )
         self._stop = self._button(
             "Stop",
             "jd-stop",
-            button_type="warning",
+            color="warning",
             description="Stop every job of this workflow" + read_only,
         )
         self._reset = self._button(
@@ -320,8 +297,8 @@ class WorkflowCard(pn.viewable.Viewer):
             description="Clear the results accumulated by the running jobs" + read_only,
         )
         self._configure = pn.widgets.Button(
-            name="Configure",
-            button_type="light",
+            label="Configure",
+            color="light",
             css_classes=["jd-configure"],
             margin=(4, 4),
             description="Show or hide sources and parameters",
@@ -331,9 +308,9 @@ class WorkflowCard(pn.viewable.Viewer):
         self._reset.on_click(self._on_reset)
         self._configure.on_click(lambda _e: self.set_configuring(not self.configuring))
         self._confirm_text = self._html("", "jd-confirm-text")
-        self._confirm = self._button("Confirm", "jd-confirm", button_type="danger")
+        self._confirm = self._button("Confirm", "jd-confirm", color="danger")
         self._cancel = pn.widgets.Button(
-            name="Cancel", css_classes=["jd-cancel"], margin=(4, 4)
+            label="Cancel", css_classes=["jd-cancel"], margin=(4, 4)
         )
         self._confirm.on_click(lambda _e: self._confirmed())
         self._cancel.on_click(lambda _e: self._cancel_confirmation())
@@ -342,7 +319,6 @@ class WorkflowCard(pn.viewable.Viewer):
             self._confirm,
             self._cancel,
             css_classes=["jd-confirm-bar"],
-            stylesheets=self._css,
             visible=False,
             margin=0,
         )
@@ -351,7 +327,7 @@ class WorkflowCard(pn.viewable.Viewer):
         self._staging_holder = pn.Column(
             css_classes=["jd-staging-holder"], visible=False, margin=0
         )
-        self._body.objects = [
+        self._body = pn.Column(
             self._status,
             self._message,
             self._orphans,
@@ -369,8 +345,12 @@ class WorkflowCard(pn.viewable.Viewer):
             self._feedback,
             self._diff_note,
             self._staging_holder,
-        ]
-        self._built = True
+            css_classes=["jd-wf-body"],
+            stylesheets=self._css,
+            sizing_mode="stretch_width",
+            margin=0,
+        )
+        self._layout.append(self._body)
         snapshot = self._snapshot
         _set_text(self._message, message_html(snapshot.current))
         self._update_orphans(snapshot)
@@ -381,11 +361,11 @@ class WorkflowCard(pn.viewable.Viewer):
     @property
     def configuring(self) -> bool:
         """Whether the staging form is shown."""
-        return self._built and self._staging_holder.visible
+        return self._body is not None and self._staging_holder.visible
 
     def set_configuring(self, show: bool) -> None:
         """Show or hide the staging form, building it (and the body) if needed."""
-        if not self._built:
+        if self._body is None:
             self.set_expanded(True)
         if show and self._staging is None:
             self._staging = StagingForm(
@@ -397,7 +377,7 @@ class WorkflowCard(pn.viewable.Viewer):
             self._staging.on_change(self._update_differences)
             self._staging_holder.objects = [self._staging]
         self._staging_holder.visible = show
-        self._configure.name = "Hide configuration" if show else "Configure"
+        self._configure.label = "Hide configuration" if show else "Configure"
         self._update_differences()
 
     def _open_staging(self) -> StagingForm:
@@ -410,8 +390,8 @@ class WorkflowCard(pn.viewable.Viewer):
         current = snapshot.current
         running = _is_running(current)
         start = "Commit & Restart" if running else "Start"
-        if self._start.name != start:
-            self._start.name = start
+        if self._start.label != start:
+            self._start.label = start
         if self._read_only:
             return
         stoppable = (
@@ -441,7 +421,7 @@ class WorkflowCard(pn.viewable.Viewer):
             stop = self._button(
                 "Stop",
                 "jd-orphan-stop",
-                button_type="warning",
+                color="warning",
                 description=f"Stop the orphan job {job.job_id}",
             )
             stop.on_click(partial(self._stop_orphan, job.job_id))

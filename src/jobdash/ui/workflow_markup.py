@@ -26,6 +26,7 @@ __all__ = [
     "badge_html",
     "chip_state",
     "format_duration",
+    "header_html",
     "message_html",
     "meta_html",
     "short_number",
@@ -88,6 +89,25 @@ def badge_html(aggregate: AggregateStatus) -> str:
     return (
         f'<span class="jd-status-badge jd-state-{state}">'
         f"{escape(aggregate.label)}</span>"
+    )
+
+
+def header_html(
+    spec: WorkflowSpec,
+    aggregate: AggregateStatus,
+    current: JobSetSnapshot | None,
+    now: int,
+) -> str:
+    """A card's header: title, version and badge, then job number and uptime.
+
+    One piece of markup (one pane) on purpose: every card of a large
+    catalogue has a header, and each Panel component costs more to build and
+    send than a few hundred bytes of text.
+    """
+    meta = meta_html(current, now)
+    return (
+        f'<div class="jd-wf-headline">{title_html(spec)} {badge_html(aggregate)}</div>'
+        + (f'<div class="jd-wf-metaline">{meta}</div>' if meta else "")
     )
 
 

@@ -1,5 +1,4 @@
-# Panel's constructors are untyped; strict mypy would flag every widget built here.
-# mypy: disable-error-code="no-untyped-call"
+# mypy: untyped-calls-exclude=panel
 """The workflow-level view: one card per catalogued workflow.
 
 Built per browser session over the shared ``JobOrchestrator``. The session's
@@ -70,7 +69,7 @@ class WorkflowWidget(pn.viewable.Viewer):
     ) -> None:
         if no_data_after <= 0:
             raise ValueError(f"no_data_after must be positive, got {no_data_after}")
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Viewer is untyped
         self._orchestrator = job_orchestrator
         self._clock = clock
         self._data_service = data_service

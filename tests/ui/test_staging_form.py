@@ -1,0 +1,105 @@
+"""The staging section: sources, auxiliary sources and parameters as one draft."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobdash.services.workflow_catalogue import ParameterError, WorkflowCatalogue
+from jobdash.ui.staging_draft import StagingDraft
+from jobdash.ui.staging_form import StagingForm
+
+CATALOGUE = WorkflowCatalogue.default("dream")
+POWDER = CATALOGUE.workflows[2]  # aux source "monitor"
+
+
+def make_form(**options) -> StagingForm:
+    draft = StagingDraft(
+        ("endcap_forward_detector", "mantle_detector"),
+        {"monitor": "monitor_bunker"},
+        {**POWDER.default_params(), "dspacing_bins": 500},
+    )
+    return StagingForm(POWDER, draft, **options)
+
+
+def test_the_form_starts_from_the_draft_it_is_given():
+    form = make_form()
+
+    assert set(form.source_selector.value) == {
+        "endcap_forward_detector",
+        "mantle_detector",
+    }
+    assert form.source_selector.options == POWDER.source_names
+    assert form.aux_selectors["monitor"].value == "monitor_bunker"
+    assert form.aux_selectors["monitor"].options == ["monitor_cave", "monitor_bunker"]
+    assert form.parameter_form.values["dspacing_bins"] == 500
+
+
+def test_the_draft_lists_chosen_sources_in_catalogue_order_whatever_the_click_order():
+    form = make_form()
+
+    form.source_selector.value = ["high_resolution_detector", "mantle_detector"]
+
+    assert form.draft().sources == ("mantle_detector", "high_resolution_detector")
+
+
+def test_validate_returns_the_checked_draft():
+    form = make_form()
+
+    draft = form.validate()
+
+    assert draft.sources == ("mantle_detector", "endcap_forward_detector")
+    assert draft.aux_source_names == {"monitor": "monitor_bunker"}
+    assert draft.params["dspacing_bins"] == 500
+    assert draft.params["dspacing_min"] == 0.4
+
+
+def test_an_empty_choice_of_sources_is_refused_under_the_form():
+    form = make_form()
+    form.source_selector.value = []
+
+    with pytest.raises(ParameterError, match="choose at least one source"):
+        form.validate()
+
+    assert form.parameter_form.form_error == "choose at least one source"
+
+
+def test_an_auxiliary_source_refusal_is_shown_next_to_the_aux_selectors():
+    form = make_form()
+
+    form.show_error(ParameterError("monitor", "must be one of monitor_cave; got 'x'"))
+
+    assert form._aux_message.visible
+    assert (
+        form._aux_message.object
+        == "monitor: must be one of monitor_cave; got &#x27;x&#x27;"
+    )
+    assert form.parameter_form.form_error is None
+
+    form.aux_selectors["monitor"].value = "monitor_cave"
+
+    assert not form._aux_message.visible
+
+
+def test_listeners_hear_every_kind_of_change():
+    form = make_form()
+    heard: list[str] = []
+    form.on_change(lambda: heard.append("changed"))
+
+    form.source_selector.value = ["mantle_detector"]
+    form.aux_selectors["monitor"].value = "monitor_cave"
+    form.parameter_form.widgets["pulse_skipping"].value = True
+
+    assert heard == ["changed"] * 3
+
+
+def test_a_disabled_form_disables_sources_aux_and_parameters():
+    form = make_form(disabled=True)
+
+    assert form.source_selector.disabled
+    assert form.aux_selectors["monitor"].disabled
+    assert all(w.disabled for w in form.parameter_form.widgets.values())
+
+    form.set_disabled(False)
+
+    assert not form.source_selector.disabled
+    assert not form.aux_selectors["monitor"].disabled

@@ -1,0 +1,487 @@
+"""One workflow card over a real JobOrchestrator: display, staging and actions."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from workflow_rig import (
+    BANKS,
+    DETECTOR,
+    MONITORS,
+    POWDER,
+    SANS,
+    Rig,
+    badge_of,
+    click,
+    meta_of,
+    text_of,
+)
+
+from jobdash.domain.commands import JobAction
+from jobdash.domain.data_result import DataResult
+from jobdash.domain.ids import JobId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import JobStatus
+from jobdash.ui.workflow_card import WorkflowCard, card_css_name
+
+
+@pytest.fixture
+def rig() -> Rig:
+    return Rig()
+
+
+def make_card(rig: Rig, workflow_id=DETECTOR, **options) -> WorkflowCard:
+    options.setdefault("notifications", rig.notifications)
+    return WorkflowCard(
+        rig.orchestrator, rig.orchestrator.snapshot(workflow_id), rig.clock, **options
+    )
+
+
+def refresh(rig: Rig, card: WorkflowCard) -> None:
+    card.update(rig.orchestrator.snapshot(card.snapshot.workflow_id))
+
+
+def buttons(card: WorkflowCard):
+    body = card._body  # the body's widgets, found by their stable CSS hooks
+    found = {}
+    for obj in body.select(lambda o: hasattr(o, "clicks")):
+        for css in obj.css_classes:
+            found[css] = obj
+    return found
+
+
+def status_text(card: WorkflowCard) -> str:
+    return text_of(card._status.object)
+
+
+def feedback(card: WorkflowCard) -> str:
+    return text_of(card._feedback.object)
+
+
+# --- layout ------------------------------------------------------------------
+
+
+def test_card_carries_the_card_class_and_one_naming_its_workflow(rig):
+    card = make_card(rig, POWDER)
+
+    classes = card.__panel__().css_classes
+
+    assert classes == ["jd-workflow-card", "jd-wf-focussed_dspacing"]
+    assert card_css_name("a name/with.odd chars") == "jd-wf-a-name-with-odd-chars"
+
+
+def test_an_idle_card_is_a_header_until_opened(rig):
+    card = make_card(rig)
+
+    assert badge_of(card) == "STOPPED"
+    assert not card.expanded
+    assert not card.body_built
+    assert card.staging is None
+
+
+def test_opening_an_idle_card_builds_its_body_with_the_configuration_open(rig):
+    card = make_card(rig)
+
+    click(card._expand)
+
+    assert card.expanded
+    assert card.configuring
+    assert card.staging is not None
+    assert {"jd-start", "jd-stop", "jd-reset"} <= set(buttons(card))
+    assert buttons(card)["jd-start"].label == "Start"
+    assert buttons(card)["jd-stop"].disabled  # nothing to stop
+    assert card._expand.label == "Hide details"
+
+    click(card._expand)
+
+    assert not card.expanded
+    assert card.body_built
+
+
+def test_a_card_opens_itself_when_its_workflow_starts_but_not_its_configuration(rig):
+    card = make_card(rig)
+    rig.commit()
+
+    refresh(rig, card)
+
+    assert card.expanded
+    assert not card.configuring
+    assert card.staging is None
+    assert badge_of(card) == "PENDING 4/4"
+
+
+def test_a_card_the_operator_closed_stays_closed_while_its_workflow_runs(rig):
+    rig.commit()
+    card = make_card(rig)
+    assert card.expanded
+
+    click(card._expand)
+    rig.beat()
+    refresh(rig, card)
+
+    assert not card.expanded
+
+
+# --- status --------------------------------------------------------------------
+
+
+def test_header_shows_short_job_number_and_uptime(rig):
+    number = rig.commit()
+    rig.beat()
+    rig.clock.advance(75)
+    card = make_card(rig)
+
+    assert meta_of(card) == f"job {number.hex[:8]} · up 1 min 15 s"
+    assert f'title="{number}"' in card.header.object
+
+
+def test_status_shows_one_chip_per_source_and_the_previous_jobset_winding_down(rig):
+    first = rig.commit()
+    rig.beat()
+    rig.commit(sources=BANKS[:2])
+    rig.beat(which="previous", sources=BANKS[:1], state=JobState.stopped)
+    card = make_card(rig)
+
+    text = status_text(card)
+
+    assert "mantle_detector waiting" in text
+    assert "endcap_backward_detector waiting" in text
+    assert "high_resolution_detector" not in text.split("previous")[0]
+    assert f"previous {first.hex[:8]}: stopping 3/4" in text
+
+
+def test_error_messages_are_shown_escaped_with_the_full_text_on_demand(rig):
+    rig.commit()
+    rig.beat(
+        sources=BANKS[:1],
+        state=JobState.error,
+        error_message="<script>alert(1)</script>\nTraceback line 2",
+    )
+    card = make_card(rig)
+
+    markup = card._message.object
+
+    assert card._message.visible
+    assert "<script>" not in markup
+    assert "&lt;script&gt;" in markup
+    assert "<details" in markup
+    assert "Traceback line 2" in markup
+
+
+def test_an_adopted_job_is_running_config_unknown_and_stoppable(rig):
+    job_id = JobId("sans_detector", uuid.uuid4())
+    rig.heartbeat(
+        JobStatus(job_id, SANS, JobState.active, start_time=rig.clock.now_ns())
+    )
+    card = make_card(rig, SANS)
+
+    assert "running, config unknown" in status_text(card)
+    stop = buttons(card)["jd-stop"]
+    assert not stop.disabled
+
+    click(stop)
+    click(buttons(card)["jd-confirm"])
+
+    assert [(c.job_id.to_domain(), c.action) for c in rig.job_commands()] == [
+        (job_id, JobAction.stop)
+    ]
+
+
+def test_orphans_are_listed_each_with_a_stop_button(rig):
+    now = rig.clock.now_ns()
+    newer = JobId("sans_detector", uuid.uuid4())
+    older = JobId("sans_detector", uuid.uuid4())
+    rig.heartbeat(JobStatus(newer, SANS, JobState.active, start_time=now))
+    rig.heartbeat(JobStatus(older, SANS, JobState.active, start_time=now - 10**9))
+    card = make_card(rig, SANS)
+
+    labels = [text_of(row.objects[0].object) for row in card._orphans.objects]
+    assert labels == [f"orphan sans_detector {older.short}: active"]
+
+    click(card._orphans.objects[0].objects[1])
+
+    assert [(c.job_id.to_domain(), c.action) for c in rig.job_commands()] == [
+        (older, JobAction.stop)
+    ]
+    assert "orphan" in feedback(card)
+
+
+def test_an_active_job_without_data_is_flagged_until_data_arrives(rig):
+    rig.commit(sources=BANKS[:2])
+    rig.beat()
+    card = make_card(rig, data_service=rig.data, no_data_after=30.0)
+
+    def flagged() -> list[str]:
+        chip = r'jd-no-data"[^>]*><span class="jd-chip-source">(\w+)'
+        return re.findall(chip, card._status.object)
+
+    rig.clock.advance(29)
+    rig.beat()  # still heartbeating, so never stale
+    refresh(rig, card)
+    assert flagged() == []
+
+    rig.clock.advance(2)
+    card.tick()
+    assert flagged() == ["mantle_detector", "endcap_backward_detector"]
+
+    rig.data.result_received(
+        DataResult(card.snapshot.current.jobs[0].job_id, DETECTOR, "image", 1)
+    )
+    card.tick()
+    assert flagged() == ["endcap_backward_detector"]
+
+
+# --- starting -------------------------------------------------------------------------
+
+
+def test_start_commits_the_configuration_shown(rig):
+    card = make_card(rig, MONITORS)
+    click(card._expand)
+    form = card.staging.parameter_form
+    form.widgets["toa_bins"].value = 1000
+    card.staging.source_selector.value = ["monitor_cave"]
+
+    click(buttons(card)["jd-start"])
+
+    starts = rig.starts()
+    assert [c.job_id.source_name for c in starts] == ["monitor_cave"]
+    assert starts[0].params == {
+        "toa_bins": 1000,
+        "toa_max": 71000.0,
+        "cumulative": False,
+    }
+    number = starts[0].job_id.job_number
+    assert feedback(card) == f"Started job {number.hex[:8]} for 1 source(s)."
+    assert rig.orchestrator.snapshot(MONITORS).current.job_number == number
+
+
+def test_restart_from_a_card_never_configured_commits_the_staged_config(rig):
+    rig.commit()
+    rig.beat()
+    rig.orchestrator.clear_staged_configs(DETECTOR)
+    rig.orchestrator.stage_config(DETECTOR, BANKS[2], {"resolution": 64})
+    card = make_card(rig)
+    rig.sink.clear()
+    assert card.staging is None
+
+    click(buttons(card)["jd-start"])
+    click(buttons(card)["jd-confirm"])
+
+    assert [(c.job_id.source_name, c.params["resolution"]) for c in rig.starts()] == [
+        (BANKS[2], 64)
+    ]
+    assert card.staging is None
+
+
+def test_start_sends_each_source_its_aux_source(rig):
+    card = make_card(rig, POWDER)
+    click(card._expand)
+    card.staging.aux_selectors["monitor"].value = "monitor_bunker"
+    card.staging.source_selector.value = ["mantle_detector"]
+
+    click(buttons(card)["jd-start"])
+
+    assert [c.aux_source_names for c in rig.starts()] == [{"monitor": "monitor_bunker"}]
+
+
+def test_an_invalid_parameter_is_refused_with_a_message_and_nothing_is_sent(rig):
+    card = make_card(rig)
+    click(card._expand)
+    card.staging.parameter_form.widgets["resolution"].value = 4
+
+    click(buttons(card)["jd-start"])
+
+    assert rig.sink.sent == []
+    assert card.staging.parameter_form.errors == {"resolution": "must be ≥ 16, got 4"}
+    assert feedback(card) == "resolution: must be ≥ 16, got 4"
+    assert [n.text for n in rig.notifications.recent(5)] == [
+        "Detector view: resolution: must be ≥ 16, got 4"
+    ]
+    assert rig.orchestrator.snapshot(DETECTOR).current is None
+
+
+def test_choosing_no_source_is_refused(rig):
+    card = make_card(rig)
+    click(card._expand)
+    card.staging.source_selector.value = []
+
+    click(buttons(card)["jd-start"])
+
+    assert rig.sink.sent == []
+    assert card.staging.parameter_form.form_error == "choose at least one source"
+
+
+def test_commit_and_restart_asks_first_and_sends_only_after_confirmation(rig):
+    old = rig.commit()
+    rig.beat()
+    card = make_card(rig)
+    rig.sink.clear()
+    start = buttons(card)["jd-start"]
+    assert start.label == "Commit & Restart"
+
+    click(start)
+
+    assert rig.sink.sent == []
+    assert card.awaiting_confirmation
+    assert card._confirm_bar.visible
+    assert text_of(card._confirm_text.object) == (
+        "Stop the 4 running job(s) of Detector view and start 4 new one(s)?"
+    )
+
+    click(buttons(card)["jd-confirm"])
+
+    stops = [c for c in rig.job_commands() if c.action is JobAction.stop]
+    assert {c.job_id.job_number for c in stops} == {old}
+    assert len(rig.starts()) == 4
+    assert not card._confirm_bar.visible
+
+
+def test_cancel_sends_nothing(rig):
+    rig.commit()
+    rig.beat()
+    card = make_card(rig)
+    rig.sink.clear()
+
+    click(buttons(card)["jd-start"])
+    click(buttons(card)["jd-cancel"])
+
+    assert rig.sink.sent == []
+    assert not card.awaiting_confirmation
+    assert not card._confirm_bar.visible
+
+
+def test_start_while_the_running_set_is_already_stopping_needs_no_confirmation(rig):
+    rig.commit()
+    rig.beat()
+    rig.orchestrator.stop_workflow(DETECTOR)
+    card = make_card(rig)
+    rig.sink.clear()
+
+    assert buttons(card)["jd-start"].label == "Start"
+    click(buttons(card)["jd-start"])
+
+    assert len(rig.starts()) == 4
+
+
+def test_the_card_is_patched_not_rebuilt_after_its_own_commit(rig):
+    card = make_card(rig)
+    click(card._expand)
+    form = card.staging.parameter_form
+    form.widgets["window"].value = 20.0
+    objects = list(card._body.objects)
+    staging = card.staging
+
+    click(buttons(card)["jd-start"])
+    rig.beat()
+    refresh(rig, card)
+
+    assert card._body.objects == objects
+    assert card.staging is staging
+    assert form.values["window"] == 20.0
+    assert badge_of(card) == "ACTIVE 4/4"
+    assert buttons(card)["jd-start"].label == "Commit & Restart"
+
+
+def test_changes_against_the_running_config_are_marked(rig):
+    rig.commit(resolution=128)
+    rig.beat()
+    card = make_card(rig)
+    card.set_configuring(True)
+
+    card.staging.parameter_form.widgets["resolution"].value = 256
+
+    assert card.staging.parameter_form.changed == {"resolution"}
+    assert text_of(card._diff_note.object) == (
+        "configuration differs from running: Pixels per axis 128 → 256"
+    )
+
+    card.staging.parameter_form.widgets["resolution"].value = 128
+
+    assert card.staging.parameter_form.changed == frozenset()
+    assert not card._diff_note.visible
+
+
+def test_a_staged_config_that_differs_is_noted_with_the_form_closed(rig):
+    rig.commit(resolution=128)
+    rig.orchestrator.clear_staged_configs(DETECTOR)
+    rig.orchestrator.stage_config(DETECTOR, BANKS[0], {"resolution": 512})
+    card = make_card(rig)
+
+    assert text_of(card._diff_note.object) == (
+        "staged configuration differs from running: drops endcap_backward_detector, "
+        "endcap_forward_detector, high_resolution_detector; Pixels per axis 128 → 512"
+    )
+    assert card.staging is None
+
+
+# --- stop and reset ----------------------------------------------------------------
+
+
+def test_stop_asks_first_then_stops_every_job(rig):
+    number = rig.commit()
+    rig.beat()
+    card = make_card(rig)
+    rig.sink.clear()
+
+    click(buttons(card)["jd-stop"])
+    assert rig.sink.sent == []
+    assert text_of(card._confirm_text.object) == "Stop the 4 job(s) of Detector view?"
+
+    click(buttons(card)["jd-confirm"])
+
+    assert {(c.job_id.job_number, c.action) for c in rig.job_commands()} == {
+        (number, JobAction.stop)
+    }
+    assert len(rig.job_commands()) == 4
+    assert feedback(card) == "Stop sent to 4 job(s)."
+    refresh(rig, card)
+    assert badge_of(card) == "STOPPING 4/4"
+    assert buttons(card)["jd-start"].label == "Start"
+
+
+def test_reset_sends_a_reset_to_every_running_job(rig):
+    rig.commit(sources=BANKS[:2])
+    rig.beat()
+    card = make_card(rig)
+    rig.sink.clear()
+
+    click(buttons(card)["jd-reset"])
+
+    assert [c.action for c in rig.job_commands()] == [JobAction.reset, JobAction.reset]
+    assert feedback(card) == "Reset sent to 2 job(s)."
+
+
+# --- refusals and read-only --------------------------------------------------------------
+
+
+def test_a_read_only_refusal_from_the_orchestrator_is_shown_and_notified():
+    rig = Rig(read_only=True)
+    card = make_card(rig, read_only=False)  # as if the browser bypassed the UI
+    click(card._expand)
+
+    click(buttons(card)["jd-start"])
+
+    assert rig.sink.sent == []
+    assert "read-only" in feedback(card)
+    assert rig.notifications.recent(1)[0].level == "error"
+    assert (
+        "Detector view: this dashboard is read-only"
+        in rig.notifications.recent(1)[0].text
+    )
+
+
+def test_read_only_card_disables_every_action_and_input(rig):
+    rig.commit()
+    rig.beat()
+    card = make_card(rig, read_only=True)
+    card.set_configuring(True)
+
+    found = buttons(card)
+
+    for css in ("jd-start", "jd-stop", "jd-reset", "jd-confirm"):
+        assert found[css].disabled, css
+    assert all(w.disabled for w in card.staging.parameter_form.widgets.values())
+    assert card.staging.source_selector.disabled
+    assert not card._expand.disabled  # looking is allowed

@@ -1,0 +1,330 @@
+"""The workflow view over a real JobOrchestrator: cards, refresh and its economy."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from bokeh.document import Document
+from workflow_rig import (
+    BANKS,
+    DETECTOR,
+    MONITORS,
+    Rig,
+    badge_of,
+    click,
+    meta_of,
+    text_of,
+)
+
+from jobdash.domain.job_state import JobState
+from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.ui.workflow_widget import WorkflowWidget
+
+
+@pytest.fixture
+def rig() -> Rig:
+    return Rig()
+
+
+def make_widget(rig: Rig, **options) -> WorkflowWidget:
+    return WorkflowWidget(
+        rig.orchestrator,
+        rig.clock,
+        data_service=rig.data,
+        notifications=rig.notifications,
+        **options,
+    )
+
+
+def badge(widget: WorkflowWidget, workflow_id=DETECTOR) -> str:
+    return badge_of(widget.card(workflow_id))
+
+
+class PaneEvents:
+    """Counts, per workflow, the changes sent for its card's markup panes."""
+
+    def __init__(self, widget: WorkflowWidget) -> None:
+        self.counts: Counter[str] = Counter()
+        self._widget = widget
+        self._watched: set[int] = set()
+        self.watch_all()
+
+    def watch_all(self) -> None:
+        for workflow_id, card in self._widget.cards.items():
+            panes = [card.header]
+            if card.body_built:
+                panes += [card._status, card._message, card._diff_note]
+            for pane in panes:
+                if id(pane) not in self._watched:
+                    self._watched.add(id(pane))
+                    pane.param.watch(
+                        lambda _e, name=workflow_id.name: self.counts.update([name]),
+                        "object",
+                    )
+
+
+def test_one_card_per_catalogued_workflow_in_catalogue_order(rig):
+    widget = make_widget(rig)
+
+    layout = widget.__panel__()
+
+    assert layout.css_classes == ["jd-workflow-widget"]
+    assert list(widget.cards) == rig.catalogue.workflow_ids
+    assert layout.objects == [card.__panel__() for card in widget.cards.values()]
+    assert [card.css_classes for card in layout.objects] == [
+        ["jd-workflow-card", name]
+        for name in [
+            "jd-wf-detector_view",
+            "jd-wf-monitor_histogram",
+            "jd-wf-focussed_dspacing",
+            "jd-wf-two_theta_map",
+            "jd-wf-sans_iofq",
+            "jd-wf-event_rate",
+        ]
+    ]
+
+
+def test_the_view_renders_into_a_bokeh_document(rig):
+    rig.commit()
+    widget = make_widget(rig)
+
+    model = widget.__panel__().get_root(Document())
+
+    assert "jd-workflow-widget" in model.css_classes
+    cards = model.children["flex-item"]  # FlexBox is a ReactiveHTML
+    assert [card.css_classes[-2:] for card in cards][:2] == [
+        ["jd-workflow-card", "jd-wf-detector_view"],
+        ["jd-workflow-card", "jd-wf-monitor_histogram"],
+    ]
+    assert len(cards) == len(rig.catalogue.workflows)
+
+
+def test_badge_follows_the_lifecycle_after_each_refresh(rig):
+    widget = make_widget(rig)
+    seen = [badge(widget)]
+
+    rig.commit()
+    widget.refresh()
+    seen.append(badge(widget))
+    rig.beat()
+    widget.refresh()
+    seen.append(badge(widget))
+    rig.orchestrator.stop_workflow(DETECTOR)
+    widget.refresh()
+    seen.append(badge(widget))
+    rig.beat(sources=BANKS[:1], state=JobState.stopped)
+    widget.refresh()
+    seen.append(badge(widget))
+    rig.beat(state=JobState.stopped)
+    widget.refresh()
+    seen.append(badge(widget))
+
+    assert seen == [
+        "STOPPED",
+        "PENDING 4/4",
+        "ACTIVE 4/4",
+        "STOPPING 4/4",
+        "STOPPING 3/4",
+        "STOPPED 4/4",
+    ]
+
+
+def test_an_error_shows_on_the_badge_and_its_message_on_the_card(rig):
+    rig.commit()
+    rig.beat()
+    widget = make_widget(rig)
+
+    rig.beat(
+        sources=BANKS[1:2], state=JobState.error, error_message="detector <offline>"
+    )
+    widget.refresh()
+
+    card = widget.card(DETECTOR)
+    assert badge(widget) == "ERROR 1/4"
+    assert "jd-status-badge jd-state-error" in card.header.object
+    assert (
+        text_of(card._message.object) == "endcap_backward_detector: detector <offline>"
+    )
+    assert "&lt;offline&gt;" in card._message.object
+
+
+def test_silent_jobs_turn_the_badge_stale_once_the_orchestrator_ticks(rig):
+    rig.commit()
+    rig.beat()
+    widget = make_widget(rig)
+
+    rig.clock.advance(7)  # stale_after is 6 s
+    rig.orchestrator.tick()
+    widget.refresh()
+
+    assert badge(widget) == "STALE 4/4"
+    assert "stale" in text_of(widget.card(DETECTOR)._status.object)
+
+    rig.beat()
+    widget.refresh()
+
+    assert badge(widget) == "ACTIVE 4/4"
+
+
+def test_refresh_without_a_change_sends_nothing(rig):
+    rig.commit()
+    rig.beat()
+    widget = make_widget(rig)
+    events = PaneEvents(widget)
+
+    widget.refresh()
+    widget.refresh()
+
+    assert events.counts == Counter()
+
+
+def test_only_the_card_of_the_workflow_that_changed_is_touched(rig):
+    rig.commit()
+    rig.beat()
+    rig.commit(MONITORS, ("monitor_cave",))
+    rig.beat(MONITORS)
+    widget = make_widget(rig)
+    events = PaneEvents(widget)
+    versions = {wid: card.rendered_version for wid, card in widget.cards.items()}
+
+    rig.beat(MONITORS, state=JobState.error, error_message="boom")
+    widget.refresh()
+
+    assert set(events.counts) == {"monitor_histogram"}
+    assert badge(widget, MONITORS) == "ERROR 1/1"
+    changed = {
+        wid
+        for wid, card in widget.cards.items()
+        if card.rendered_version != versions[wid]
+    }
+    assert changed == {MONITORS}
+
+
+def test_time_dependent_texts_change_at_most_once_a_second(rig):
+    rig.commit()
+    rig.beat()
+    widget = make_widget(rig)
+    card = widget.card(DETECTOR)
+
+    rig.clock.advance(0.6)
+    widget.refresh()
+    assert meta_of(card).endswith("up 0 s")
+
+    rig.clock.advance(0.6)  # 1.2 s since the widget was built
+    widget.refresh()
+    assert meta_of(card).endswith("up 1 s")
+
+    rig.clock.advance(0.9)  # 0.9 s since the last tick: not yet
+    widget.refresh()
+    assert meta_of(card).endswith("up 1 s")
+
+    rig.clock.advance(0.2)
+    widget.refresh()
+    assert meta_of(card).endswith("up 2 s")
+
+
+def test_idle_cards_are_not_ticked(rig):
+    rig.commit()
+    rig.beat()
+    widget = make_widget(rig)
+    events = PaneEvents(widget)
+
+    rig.clock.advance(1.5)
+    widget.refresh()
+
+    assert set(events.counts) == {"detector_view"}
+
+
+def test_restart_through_the_view_shows_the_previous_jobset_until_it_stops(rig):
+    first = rig.commit()
+    rig.beat()
+    widget = make_widget(rig)
+    card = widget.card(DETECTOR)
+    start = next(
+        o
+        for o in card._body.select(
+            lambda o: "jd-start" in getattr(o, "css_classes", [])
+        )
+    )
+    confirm = next(
+        o
+        for o in card._body.select(
+            lambda o: "jd-confirm" in getattr(o, "css_classes", [])
+        )
+    )
+    rig.sink.clear()
+
+    click(start)
+    assert rig.sink.sent == []
+    click(confirm)
+    widget.refresh()
+
+    status = text_of(card._status.object)
+    assert f"previous {first.hex[:8]}: stopping 4/4" in status
+    assert badge(widget) == "PENDING 4/4"
+
+    rig.beat(which="previous", state=JobState.stopped)
+    rig.beat()
+    widget.refresh()
+
+    assert "previous" not in text_of(card._status.object)
+    assert badge(widget) == "ACTIVE 4/4"
+
+
+def test_a_read_only_orchestrator_makes_a_read_only_view():
+    rig = Rig(read_only=True)
+    widget = make_widget(rig)  # read_only not passed: taken from the orchestrator
+    card = widget.card(DETECTOR)
+    card.set_expanded(True)
+
+    start = next(
+        o
+        for o in card._body.select(
+            lambda o: "jd-start" in getattr(o, "css_classes", [])
+        )
+    )
+
+    assert start.disabled
+
+
+def test_no_data_after_must_be_positive(rig):
+    with pytest.raises(ValueError, match="no_data_after"):
+        make_widget(rig, no_data_after=0)
+
+
+def big_catalogue(n: int) -> WorkflowCatalogue:
+    return WorkflowCatalogue.model_validate(
+        {
+            "instrument": "big",
+            "workflows": [
+                {
+                    "id": f"big/wf{i:04d}/1",
+                    "title": f"Workflow {i}",
+                    "source_names": ["a", "b", "c", "d"],
+                    "parameters": [
+                        {"name": "bins", "type": "int", "default": 10, "min": 1}
+                    ],
+                }
+                for i in range(n)
+            ],
+        }
+    )
+
+
+def test_a_large_catalogue_builds_headers_only_and_refreshes_only_what_changed():
+    catalogue = big_catalogue(300)
+    rig = Rig(catalogue=catalogue)
+    wids = catalogue.workflow_ids
+    for wid in wids[:3]:
+        rig.commit(wid, ("a", "b"))
+    widget = make_widget(rig)
+    events = PaneEvents(widget)
+
+    assert [wid for wid, card in widget.cards.items() if card.body_built] == wids[:3]
+
+    rig.beat(wids[1])
+    widget.refresh()
+
+    assert set(events.counts) == {wids[1].name}
+    assert badge(widget, wids[1]) == "ACTIVE 2/2"

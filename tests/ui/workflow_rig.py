@@ -1,0 +1,133 @@
+"""A real JobOrchestrator over an in-memory sink and a manual clock, for the
+workflow view's tests, with helpers that play the backend's part."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from html import unescape
+from typing import Any
+
+from jobdash.domain.clock import ManualClock
+from jobdash.domain.commands import JobCommand, WorkflowConfigCommand
+from jobdash.domain.ids import JobNumber, WorkflowId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import JobStatus
+from jobdash.services.data_service import DataService
+from jobdash.services.job_orchestrator import JobOrchestrator
+from jobdash.services.notifications import NotificationLog
+from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.transport.command_sink import InMemoryCommandSink
+
+DETECTOR = WorkflowId("dream", "detector_view", 1)
+MONITORS = WorkflowId("dream", "monitor_histogram", 1)
+POWDER = WorkflowId("dream", "focussed_dspacing", 2, "powder")
+SANS = WorkflowId("dream", "sans_iofq", 1)
+BANKS = (
+    "mantle_detector",
+    "endcap_backward_detector",
+    "endcap_forward_detector",
+    "high_resolution_detector",
+)
+
+_CATALOGUE = WorkflowCatalogue.default("dream")
+
+
+@dataclass
+class Rig:
+    """Everything a workflow view needs, all of it real except the transport."""
+
+    catalogue: WorkflowCatalogue = _CATALOGUE
+    clock: ManualClock = field(default_factory=ManualClock)
+    sink: InMemoryCommandSink = field(default_factory=InMemoryCommandSink)
+    read_only: bool = False
+    stale_after: float = 6.0
+
+    def __post_init__(self) -> None:
+        self.orchestrator = JobOrchestrator(
+            self.catalogue,
+            self.sink,
+            self.clock,
+            stale_after=self.stale_after,
+            read_only=self.read_only,
+        )
+        self.data = DataService(self.clock)
+        self.notifications = NotificationLog(self.clock)
+        self._timestamps = itertools.count(1)
+
+    def commit(
+        self,
+        workflow_id: WorkflowId = DETECTOR,
+        sources: tuple[str, ...] = BANKS,
+        **params: Any,
+    ) -> JobNumber:
+        """Stage ``sources`` with ``params`` and commit, as another session would."""
+        self.orchestrator.clear_staged_configs(workflow_id)
+        for source in sources:
+            self.orchestrator.stage_config(workflow_id, source, params)
+        return self.orchestrator.commit_workflow(workflow_id)
+
+    def beat(
+        self,
+        workflow_id: WorkflowId = DETECTOR,
+        state: JobState = JobState.active,
+        *,
+        sources: tuple[str, ...] | None = None,
+        which: str = "current",
+        **fields: Any,
+    ) -> None:
+        """A heartbeat from each job (or those of ``sources``) of a JobSet."""
+        snapshot = self.orchestrator.snapshot(workflow_id)
+        job_set = snapshot.current if which == "current" else snapshot.previous
+        assert job_set is not None, f"no {which} JobSet for {workflow_id}"
+        for job in job_set.jobs:
+            if sources is None or job.source_name in sources:
+                # A job keeps its start time from heartbeat to heartbeat.
+                started = None if job.status is None else job.status.start_time
+                job_fields = {"start_time": started or self.clock.now_ns(), **fields}
+                self.orchestrator.status_updated(
+                    JobStatus(
+                        job.job_id,
+                        workflow_id,
+                        state,
+                        timestamp=next(self._timestamps),
+                        **job_fields,
+                    )
+                )
+
+    def heartbeat(self, status: JobStatus) -> None:
+        self.orchestrator.status_updated(
+            status._replace(timestamp=next(self._timestamps))
+        )
+
+    def starts(self) -> list[WorkflowConfigCommand]:
+        return [c for c in self.sink.sent if isinstance(c, WorkflowConfigCommand)]
+
+    def job_commands(self) -> list[JobCommand]:
+        return [c for c in self.sink.sent if isinstance(c, JobCommand)]
+
+
+def click(button: Any) -> None:
+    """What a browser click does server-side: bump ``clicks``, run the callbacks."""
+    button.clicks += 1
+
+
+def text_of(markup: str) -> str:
+    """The text a browser would show for ``markup`` (tags dropped, entities decoded)."""
+    return unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def badge_of(card: Any) -> str:
+    """The text of a card's ``jd-status-badge``, e.g. ``ACTIVE 4/4``."""
+    found = re.findall(
+        r'<span class="jd-status-badge [^"]*">(.*?)</span>', card.header.object
+    )
+    assert len(found) == 1, card.header.object
+    return text_of(found[0])
+
+
+def meta_of(card: Any) -> str:
+    """The header's job-number-and-uptime line ("" when nothing runs)."""
+    found = re.findall(r'<div class="jd-wf-metaline">(.*?)</div>', card.header.object)
+    return text_of(found[0]) if found else ""
