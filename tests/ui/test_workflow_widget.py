@@ -13,6 +13,7 @@ from workflow_rig import (
     Rig,
     badge_of,
     click,
+    find,
     meta_of,
     text_of,
 )
@@ -54,7 +55,7 @@ class PaneEvents:
         for workflow_id, card in self._widget.cards.items():
             panes = [card.header]
             if card.body_built:
-                panes += [card._status, card._message, card._diff_note]
+                panes += [card._status, card._message, card._notes]
             for pane in panes:
                 if id(pane) not in self._watched:
                     self._watched.add(id(pane))
@@ -241,23 +242,11 @@ def test_restart_through_the_view_shows_the_previous_jobset_until_it_stops(rig):
     rig.beat()
     widget = make_widget(rig)
     card = widget.card(DETECTOR)
-    start = next(
-        o
-        for o in card._body.select(
-            lambda o: "jd-start" in getattr(o, "css_classes", [])
-        )
-    )
-    confirm = next(
-        o
-        for o in card._body.select(
-            lambda o: "jd-confirm" in getattr(o, "css_classes", [])
-        )
-    )
     rig.sink.clear()
 
-    click(start)
+    click(find(card, "jd-start"))
     assert rig.sink.sent == []
-    click(confirm)
+    click(find(card, "jd-confirm"))
     widget.refresh()
 
     status = text_of(card._status.object)
@@ -278,12 +267,7 @@ def test_a_read_only_orchestrator_makes_a_read_only_view():
     card = widget.card(DETECTOR)
     card.set_expanded(True)
 
-    start = next(
-        o
-        for o in card._body.select(
-            lambda o: "jd-start" in getattr(o, "css_classes", [])
-        )
-    )
+    start = find(card, "jd-start")
 
     assert start.disabled
 

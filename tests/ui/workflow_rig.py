@@ -131,3 +131,10 @@ def meta_of(card: Any) -> str:
     """The header's job-number-and-uptime line ("" when nothing runs)."""
     found = re.findall(r'<div class="jd-wf-metaline">(.*?)</div>', card.header.object)
     return text_of(found[0]) if found else ""
+
+
+def find(card: Any, css_class: str) -> Any:
+    """The one component of a card's body carrying ``css_class``."""
+    found = card._body.select(lambda o: css_class in getattr(o, "css_classes", []))
+    assert len(found) == 1, f"{len(found)} components with class {css_class}"
+    return found[0]

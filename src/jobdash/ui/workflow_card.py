@@ -156,6 +156,9 @@ class WorkflowCard(pn.viewable.Viewer):
         # three components, the fewest a header with a button can be.
         self._body: pn.Column | None = None
         self._staging: StagingForm | None = None
+        self._orphans: pn.Column | None = None
+        self._confirm_bar: pn.Row | None = None
+        self._feedback: tuple[str, str] | None = None
         self._layout = pn.Column(
             pn.Row(self._header, self._expand, sizing_mode="stretch_width", margin=0),
             css_classes=["jd-workflow-card", card_css_name(snapshot)],
@@ -220,7 +223,7 @@ class WorkflowCard(pn.viewable.Viewer):
             _set_text(self._message, message_html(snapshot.current))
             self._update_orphans(snapshot)
             self._update_controls(snapshot)
-            self._update_differences()
+            self._update_notes()
 
     def tick(self, now: int | None = None) -> None:
         """Refresh uptime, heartbeat ages and "no data" flags to ``now``."""
@@ -273,78 +276,44 @@ class WorkflowCard(pn.viewable.Viewer):
         )
 
     def _build_body(self) -> None:
+        """Build what an expanded card always shows; the rest waits for its need.
+
+        Always: source chips, the message box, the buttons, one line of notes
+        (action feedback, differences from running). Built when first needed:
+        the confirm bar, the orphan list, the staging form. Buttons carry no
+        description: each tooltip is two more models per card.
+        """
         now = self._clock.now_ns()
         self._status = self._html("", "jd-wf-status", sizing_mode="stretch_width")
         self._message = self._html("", "jd-wf-message", sizing_mode="stretch_width")
-        self._orphans = pn.Column(css_classes=["jd-orphans"], visible=False, margin=0)
-        read_only = " (read-only dashboard)" if self._read_only else ""
-        self._start = self._button(
-            "Start",
-            "jd-start",
-            color="primary",
-            description="Stage the configuration below and start one job per source"
-            + read_only,
-        )
-        self._stop = self._button(
-            "Stop",
-            "jd-stop",
-            color="warning",
-            description="Stop every job of this workflow" + read_only,
-        )
-        self._reset = self._button(
-            "Reset",
-            "jd-reset",
-            description="Clear the results accumulated by the running jobs" + read_only,
-        )
+        self._start = self._button("Start", "jd-start", color="primary")
+        self._stop = self._button("Stop", "jd-stop", color="warning")
+        self._reset = self._button("Reset", "jd-reset")
         self._configure = pn.widgets.Button(
             label="Configure",
             color="light",
             css_classes=["jd-configure"],
             margin=(4, 4),
-            description="Show or hide sources and parameters",
         )
         self._start.on_click(self._on_start)
         self._stop.on_click(self._on_stop)
         self._reset.on_click(self._on_reset)
         self._configure.on_click(lambda _e: self.set_configuring(not self.configuring))
-        self._confirm_text = self._html("", "jd-confirm-text")
-        self._confirm = self._button("Confirm", "jd-confirm", color="danger")
-        self._cancel = pn.widgets.Button(
-            label="Cancel", css_classes=["jd-cancel"], margin=(4, 4)
-        )
-        self._confirm.on_click(lambda _e: self._confirmed())
-        self._cancel.on_click(lambda _e: self._cancel_confirmation())
-        self._confirm_bar = pn.Row(
-            self._confirm_text,
-            self._confirm,
-            self._cancel,
-            css_classes=["jd-confirm-bar"],
-            visible=False,
+        self._notes = self._html("", "jd-wf-notes", visible=False)
+        self._controls = pn.Row(
+            self._start,
+            self._stop,
+            self._reset,
+            self._configure,
+            css_classes=["jd-wf-controls"],
+            sizing_mode="stretch_width",
             margin=0,
-        )
-        self._feedback = self._html("", "jd-wf-feedback", visible=False)
-        self._diff_note = self._html("", "jd-diff-note", visible=False)
-        self._staging_holder = pn.Column(
-            css_classes=["jd-staging-holder"], visible=False, margin=0
         )
         self._body = pn.Column(
             self._status,
             self._message,
-            self._orphans,
-            pn.Row(
-                self._start,
-                self._stop,
-                self._reset,
-                pn.layout.HSpacer(),
-                self._configure,
-                css_classes=["jd-wf-controls"],
-                sizing_mode="stretch_width",
-                margin=0,
-            ),
-            self._confirm_bar,
-            self._feedback,
-            self._diff_note,
-            self._staging_holder,
+            self._controls,
+            self._notes,
             css_classes=["jd-wf-body"],
             stylesheets=self._css,
             sizing_mode="stretch_width",
@@ -355,13 +324,18 @@ class WorkflowCard(pn.viewable.Viewer):
         _set_text(self._message, message_html(snapshot.current))
         self._update_orphans(snapshot)
         self._update_controls(snapshot)
-        self._update_differences()
+        self._update_notes()
         self.tick(now)
+
+    def _insert_before_notes(self, component: Any) -> None:
+        """Add a lazily built part to the body, just above the notes line."""
+        assert self._body is not None
+        self._body.insert(self._body.objects.index(self._notes), component)
 
     @property
     def configuring(self) -> bool:
         """Whether the staging form is shown."""
-        return self._body is not None and self._staging_holder.visible
+        return self._staging is not None and self._staging_view.visible
 
     def set_configuring(self, show: bool) -> None:
         """Show or hide the staging form, building it (and the body) if needed."""
@@ -374,11 +348,14 @@ class WorkflowCard(pn.viewable.Viewer):
                 disabled=self._read_only,
                 stylesheets=self._css,
             )
-            self._staging.on_change(self._update_differences)
-            self._staging_holder.objects = [self._staging]
-        self._staging_holder.visible = show
+            self._staging.on_change(self._update_notes)
+            self._staging_view = self._staging.__panel__()
+            assert self._body is not None
+            self._body.append(self._staging_view)
+        if self._staging is not None:
+            self._staging_view.visible = show
         self._configure.label = "Hide configuration" if show else "Configure"
-        self._update_differences()
+        self._update_notes()
 
     def _open_staging(self) -> StagingForm:
         """Show the staging form (building it if needed) and return it."""
@@ -413,20 +390,21 @@ class WorkflowCard(pn.viewable.Viewer):
         rows: list[Any] = []
         for job in snapshot.orphan_jobs:
             state = "waiting" if job.status is None else job.status.state.value
+            number = job.job_id.job_number
             label = (
                 f'<span class="jd-orphan">orphan <b>{escape(job.source_name)}</b> '
-                f'<span class="jd-mono" title="{escape(str(job.job_id.job_number))}">'
-                f"{short_number(job.job_id.job_number)}</span>: {escape(state)}</span>"
+                f'<span class="jd-mono" title="{escape(str(number))}">'
+                f"{short_number(number)}</span>: {escape(state)}</span>"
             )
-            stop = self._button(
-                "Stop",
-                "jd-orphan-stop",
-                color="warning",
-                description=f"Stop the orphan job {job.job_id}",
-            )
+            stop = self._button("Stop", "jd-orphan-stop", color="warning")
             stop.on_click(partial(self._stop_orphan, job.job_id))
             rows.append(pn.Row(self._html(label, "jd-orphan-label"), stop, margin=0))
-        self._orphans.objects = rows
+        if self._orphans is None:
+            self._orphans = pn.Column(*rows, css_classes=["jd-orphans"], margin=0)
+            assert self._body is not None
+            self._body.insert(self._body.objects.index(self._controls), self._orphans)
+        else:
+            self._orphans.objects = rows
         self._orphans.visible = bool(rows)
 
     def _draft(self) -> StagingDraft:
@@ -435,22 +413,29 @@ class WorkflowCard(pn.viewable.Viewer):
             return self._staging.draft()
         return initial_draft(self._snapshot)
 
-    def _update_differences(self) -> None:
+    def _update_notes(self) -> None:
+        """Show the last action's outcome and how the draft differs from running."""
+        assert self._body is not None
         labels = {spec.name: spec.label for spec in self._spec.parameters}
         differences = draft_differences(self._draft(), self._snapshot.current, labels)
         if self._staging is not None:
             self._staging.mark_changed(differences.changed_params)
-        text = ""
+        parts = []
+        if self._feedback is not None:
+            text, level = self._feedback
+            parts.append(
+                f'<div class="jd-feedback jd-feedback-{level}">{escape(text)}</div>'
+            )
         # With the form closed and nothing staged, the draft is the defaults:
         # nobody asked for them, so comparing them with what runs is noise.
         if differences and (self.configuring or self._snapshot.staged):
             what = "configuration" if self.configuring else "staged configuration"
             notes = "; ".join(differences.notes)
-            text = (
-                f'<span class="jd-diff">{what} differs from running: '
-                f"{escape(notes)}</span>"
+            parts.append(
+                f'<div class="jd-diff">{what} differs from running: '
+                f"{escape(notes)}</div>"
             )
-        _set_text(self._diff_note, text)
+        _set_text(self._notes, "".join(parts))
 
     def _silent_jobs(self, now: int) -> dict[JobId, int]:
         """Active current jobs without data for ``no_data_after``, with since when."""
@@ -584,16 +569,30 @@ class WorkflowCard(pn.viewable.Viewer):
             self._notifications.add("error", f"{self._spec.title}: {text}")
 
     def _show_feedback(self, text: str, level: str) -> None:
-        markup = (
-            f'<span class="jd-feedback jd-feedback-{level}">{escape(text)}</span>'
-            if text
-            else ""
-        )
-        _set_text(self._feedback, markup)
+        """Say how the last action went (``""``: nothing to say)."""
+        self._feedback = (text, level) if text else None
+        self._update_notes()
 
     # --- confirmation -------------------------------------------------------------
 
     def _ask(self, question: str, action: Callable[[], None]) -> None:
+        """Show the confirm bar (built on first use) asking ``question``."""
+        if self._confirm_bar is None:
+            self._confirm_text = self._html("", "jd-confirm-text")
+            confirm = self._button("Confirm", "jd-confirm", color="danger")
+            cancel = pn.widgets.Button(
+                label="Cancel", css_classes=["jd-cancel"], margin=(4, 4)
+            )
+            confirm.on_click(lambda _e: self._confirmed())
+            cancel.on_click(lambda _e: self._cancel_confirmation())
+            self._confirm_bar = pn.Row(
+                self._confirm_text,
+                confirm,
+                cancel,
+                css_classes=["jd-confirm-bar"],
+                margin=0,
+            )
+            self._insert_before_notes(self._confirm_bar)
         self._pending = action
         self._confirm_text.object = (
             f'<span class="jd-question">{escape(question)}</span>'
@@ -602,13 +601,14 @@ class WorkflowCard(pn.viewable.Viewer):
 
     def _confirmed(self) -> None:
         action, self._pending = self._pending, None
-        self._confirm_bar.visible = False
+        if self._confirm_bar is not None:
+            self._confirm_bar.visible = False
         if action is not None:
             action()
 
     def _cancel_confirmation(self) -> None:
         self._pending = None
-        if self._confirm_bar.visible:
+        if self._confirm_bar is not None and self._confirm_bar.visible:
             self._confirm_bar.visible = False
 
     @property
