@@ -9,9 +9,10 @@ from two feeds, both served on the thread that polls the client:
   (one connection refused, an authentication failure) are remembered as the
   last error.
 - ``stats_cb`` (every ``statistics.interval.ms``): any real broker in state
-  ``UP`` means connected; none ``UP`` after having been connected means
-  disconnected. It also carries the consumer lag (the sum of ``consumer_lag``
-  over the assigned partitions).
+  ``UP`` means connected (so one broker of several being down is not shown:
+  librdkafka moves on to the others); none ``UP`` after having been connected
+  means disconnected. It also carries the consumer lag (the sum of
+  ``consumer_lag`` over the assigned partitions).
 
 Only clients registered with ``connection=True`` decide the connection state:
 the consumer, which always has a fetch in flight. An idle producer may
