@@ -1,0 +1,384 @@
+"""The composition root: every service, the transport and the ingestion thread.
+
+This is the one place where jobdash is wired together (DESIGN.md §3), so that
+swapping the simulated backend for Kafka, or dropping the legacy
+``JobService`` (seed phase 2), is a change of one constructor call here.
+
+- :func:`build_services` is pure wiring: it builds everything from
+  :class:`~jobdash.settings.Settings` and starts nothing.
+- :func:`get_services` returns the one process-wide :class:`Services`,
+  created and started once under a lock however many browser sessions open,
+  and stopped at interpreter exit.
+
+Browser sessions share these services and only read them (plus the action
+methods); each session builds its own widgets in :mod:`jobdash.ui.page`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from jobdash.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
+from jobdash.services.command_tracker import PendingCommandTracker
+from jobdash.services.config_store import ConfigStore
+from jobdash.services.data_service import DataService
+from jobdash.services.job_controller import JobController
+from jobdash.services.job_orchestrator import JobOrchestrator
+from jobdash.services.job_service import JobService
+from jobdash.services.notifications import NotificationLevel, NotificationLog
+from jobdash.services.orchestrator import Orchestrator
+from jobdash.services.status_history import StatusHistory
+from jobdash.services.worker_registry import WorkerRegistry
+from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.settings import Settings, TransportKind
+from jobdash.transport.command_sink import CommandSink
+from jobdash.transport.ingestion import IngestionThread
+from jobdash.transport.message_source import MessageSource
+from jobdash.transport.simulated import SimulatedBackend
+
+if TYPE_CHECKING:
+    from jobdash.transport.kafka_health import KafkaHealth
+
+__all__ = [
+    "FROZEN_START_NS",
+    "Services",
+    "StartupError",
+    "build_services",
+    "get_services",
+    "make_clock",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: Where a frozen clock starts: 2025-11-29T12:00:00Z (screenshots show it).
+FROZEN_START_NS = 1_764_417_600_000_000_000
+
+#: Seconds the atexit hook waits for the ingestion thread to finish.
+_STOP_TIMEOUT = 5.0
+
+
+class StartupError(RuntimeError):
+    """The settings cannot be turned into a running dashboard (not a bug)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Services:
+    """Everything one jobdash process runs, shared by all browser sessions.
+
+    Attributes
+    ----------
+    settings
+        What it was built from.
+    clock
+        The one clock of the process: ``SystemClock``, ``ScaledClock``, or a
+        ``ManualClock`` that only the simulator panel advances (frozen clock).
+    catalogue
+        The workflows of the instrument.
+    config_store
+        Persistence of staged configs and current job numbers.
+    notifications
+        Operator feedback shared by every session (toasts and the log).
+    tracker
+        Outstanding commands and their acknowledgements.
+    data_service
+        Latest results per job.
+    job_service
+        The legacy job-level model; ``None`` once the seed's phase 2 drops it.
+    job_orchestrator
+        The workflow-level model.
+    job_controller
+        Row actions of the legacy job view.
+    worker_registry
+        Service heartbeats of the backend workers.
+    status_history
+        Recent status changes, for the timeline.
+    router
+        Forwards each decoded message to the services (``Orchestrator``).
+    source, sink
+        The transport: where messages come from and commands go to.
+    ingestion
+        The only writer of service state.
+    simulator
+        The simulated backend when ``transport`` is ``simulated`` (it is then
+        also ``source`` and ``sink``), else ``None``.
+    kafka_health
+        Connection health of the Kafka transport, else ``None``.
+    """
+
+    settings: Settings
+    clock: Clock
+    catalogue: WorkflowCatalogue
+    config_store: ConfigStore
+    notifications: NotificationLog
+    tracker: PendingCommandTracker
+    data_service: DataService
+    job_service: JobService | None
+    job_orchestrator: JobOrchestrator
+    job_controller: JobController
+    worker_registry: WorkerRegistry
+    status_history: StatusHistory
+    router: Orchestrator
+    source: MessageSource
+    sink: CommandSink
+    ingestion: IngestionThread
+    simulator: SimulatedBackend | None = None
+    kafka_health: KafkaHealth | None = None
+
+    @property
+    def manual_clock(self) -> ManualClock | None:
+        """The clock, if only explicit steps move it (frozen clock)."""
+        return self.clock if isinstance(self.clock, ManualClock) else None
+
+    def start(self) -> None:
+        """Start the command sink (if separate) and the ingestion thread."""
+        if self._separate_sink:
+            _call_if_present(self.sink, "start")
+        self.ingestion.start()
+
+    def stop(self, timeout: float = _STOP_TIMEOUT) -> None:
+        """Stop ingestion (joined with ``timeout``), then the command sink."""
+        try:
+            self.ingestion.stop(timeout=timeout)
+        finally:
+            if self._separate_sink:
+                _call_if_present(self.sink, "stop")
+
+    @property
+    def _separate_sink(self) -> bool:
+        # The simulated backend is source and sink at once; the ingestion
+        # thread starts and stops it as the source.
+        sink: object = self.sink
+        return sink is not self.source
+
+
+def make_clock(settings: Settings) -> Clock:
+    """The process clock the settings ask for.
+
+    ``frozen_clock`` wins: a ``ManualClock`` at :data:`FROZEN_START_NS`.
+    Otherwise ``clock_speed`` other than 1 gives a ``ScaledClock``.
+    """
+    if settings.frozen_clock:
+        return ManualClock(FROZEN_START_NS)
+    if settings.clock_speed != 1:
+        return ScaledClock(settings.clock_speed)
+    return SystemClock()
+
+
+def load_catalogue(settings: Settings) -> WorkflowCatalogue:
+    """``settings.catalogue`` if set, else the instrument's shipped catalogue.
+
+    Raises
+    ------
+    CatalogueError
+        Naming the file and the first bad field.
+    StartupError
+        The catalogue describes another instrument than ``settings.instrument``.
+    """
+    if settings.catalogue is None:
+        return WorkflowCatalogue.default(settings.instrument)
+    catalogue = WorkflowCatalogue.load(settings.catalogue)
+    if catalogue.instrument != settings.instrument:
+        raise StartupError(
+            f"workflow catalogue {settings.catalogue} is for instrument "
+            f"{catalogue.instrument!r}, but the dashboard is set up for "
+            f"{settings.instrument!r} (set JOBDASH_INSTRUMENT or --instrument)"
+        )
+    return catalogue
+
+
+def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Services:
+    """Build every service and the transport from ``settings``; start nothing.
+
+    Parameters
+    ----------
+    settings
+        The deployment's settings.
+    legacy_job_view
+        Build the legacy ``JobService`` and route heartbeats to it (seed
+        phase 1). ``False`` is phase 2: the router feeds ``JobOrchestrator``
+        only and the page shows the workflow view alone.
+
+    Raises
+    ------
+    CatalogueError
+        The catalogue file is unreadable or invalid (the message names the
+        bad field).
+    StartupError
+        The transport cannot be set up (e.g. Kafka unavailable), or the
+        catalogue is for another instrument.
+    ValueError
+        A setting the transport refuses (e.g. an unknown simulator scenario).
+    """
+    clock = make_clock(settings)
+    catalogue = load_catalogue(settings)
+    stale_after = settings.effective_stale_after
+    read_only = settings.read_only
+
+    notifications = NotificationLog(clock)
+    tracker = PendingCommandTracker(
+        clock, notifications, timeout=settings.command_timeout
+    )
+    data_service = DataService(clock)
+    job_service = (
+        JobService(clock, stale_after=stale_after, data_service=data_service)
+        if legacy_job_view
+        else None
+    )
+    worker_registry = WorkerRegistry(clock, stale_after=stale_after)
+
+    simulator: SimulatedBackend | None = None
+    kafka_health: KafkaHealth | None = None
+    source: MessageSource
+    sink: CommandSink
+    if settings.transport is TransportKind.simulated:
+        simulator = SimulatedBackend(
+            catalogue,
+            clock,
+            seed=settings.seed,
+            heartbeat_interval=settings.heartbeat_interval,
+            scenario=settings.scenario,
+        )
+        source = sink = simulator
+    else:
+        source, sink, kafka_health = _kafka_transport(settings, clock, tracker)
+
+    config_store = ConfigStore(settings.config_file, clock=clock)
+    job_orchestrator = JobOrchestrator(
+        catalogue,
+        sink,
+        clock,
+        config_store=config_store,
+        tracker=tracker,
+        stale_after=stale_after,
+        read_only=read_only,
+    )
+    job_controller = JobController(sink, tracker=tracker, read_only=read_only)
+    status_history = StatusHistory(clock)
+    router = _router(
+        job_service=job_service,
+        job_orchestrator=job_orchestrator,
+        data_service=data_service,
+        command_tracker=tracker,
+        worker_registry=worker_registry,
+        status_history=status_history,
+    )
+    ingestion = IngestionThread(source, router, clock)
+
+    for warning in config_store.warnings:
+        notifications.add(NotificationLevel.warning, warning)
+
+    return Services(
+        settings=settings,
+        clock=clock,
+        catalogue=catalogue,
+        config_store=config_store,
+        notifications=notifications,
+        tracker=tracker,
+        data_service=data_service,
+        job_service=job_service,
+        job_orchestrator=job_orchestrator,
+        job_controller=job_controller,
+        worker_registry=worker_registry,
+        status_history=status_history,
+        router=router,
+        source=source,
+        sink=sink,
+        ingestion=ingestion,
+        simulator=simulator,
+        kafka_health=kafka_health,
+    )
+
+
+def _router(*, status_history: StatusHistory, **consumers: Any) -> Orchestrator:
+    """The router, feeding ``status_history`` as one more status consumer.
+
+    The router gains its ``status_history`` parameter in a parallel change;
+    until it has it, the dashboard still runs, with an empty timeline and an
+    error in the log saying why.
+    """
+    parameters = inspect.signature(Orchestrator).parameters
+    if "status_history" in parameters:
+        router: Orchestrator = cast(Any, Orchestrator)(
+            status_history=status_history, **consumers
+        )
+        return router
+    _logger.error("Orchestrator takes no status_history: the timeline will stay empty")
+    return Orchestrator(**consumers)
+
+
+def _kafka_transport(
+    settings: Settings, clock: Clock, tracker: PendingCommandTracker
+) -> tuple[MessageSource, CommandSink, KafkaHealth]:
+    try:
+        from jobdash.transport.kafka_health import KafkaHealth
+        from jobdash.transport.kafka_sink import KafkaCommandSink
+        from jobdash.transport.kafka_source import KafkaMessageSource
+    except ImportError as exc:
+        raise StartupError(
+            f"the Kafka transport is not available in this installation ({exc}); "
+            "use the simulated transport or install confluent-kafka"
+        ) from None
+    health = KafkaHealth(settings.bootstrap_servers, clock)
+    source = KafkaMessageSource(settings, clock, health=health)
+    sink = KafkaCommandSink(settings, on_failure=tracker.command_failed, health=health)
+    return source, sink, health
+
+
+def _call_if_present(target: object, name: str) -> None:
+    method = getattr(target, name, None)
+    if callable(method):
+        method()
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def get_services(settings: Settings | None = None) -> Services:
+    """The process-wide services, built and started on the first call.
+
+    Every browser session calls this; only the first call builds (from
+    ``settings``, or ``Settings()`` read from the environment) and starts the
+    ingestion thread, under a lock, so concurrent first sessions still get
+    one instance. Later calls ignore ``settings``. The services are stopped
+    at interpreter exit.
+
+    A failed build (bad catalogue, unreachable transport module) raises to
+    the caller and leaves nothing behind, so the next call tries again.
+    """
+    global _services
+    with _lock:
+        if _services is None:
+            services = build_services(settings if settings is not None else Settings())
+            services.start()
+            atexit.register(_stop_at_exit, services)
+            _services = services
+            _logger.info(
+                "jobdash services started: %s transport, instrument %s",
+                services.settings.transport.value,
+                services.settings.instrument,
+            )
+        return _services
+
+
+def _stop_at_exit(services: Services) -> None:
+    try:
+        services.stop(timeout=_STOP_TIMEOUT)
+    except Exception:  # at exit, a failure to stop must not mask others
+        _logger.exception("stopping the jobdash services failed")
+
+
+def reset_services_for_tests() -> Services | None:
+    """Stop and forget the process-wide services (tests only); return them."""
+    global _services
+    with _lock:
+        services, _services = _services, None
+    if services is not None:
+        atexit.unregister(_stop_at_exit)
+        services.stop(timeout=_STOP_TIMEOUT)
+    return services

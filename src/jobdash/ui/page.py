@@ -1,0 +1,200 @@
+# mypy: untyped-calls-exclude=panel
+"""The dashboard page of one browser session, over the shared services.
+
+Layout (``jd-app`` is the root of the main area)::
+
+    header bar:  jobdash · DREAM            [transport] [ingestion] [UTC clock]
+    ┌ Jobs ─────────────────┐ ┌ Workflows ───────────────┐   side by side,
+    │ JobStatusWidget       │ │ WorkflowWidget           │   stacked when
+    └───────────────────────┘ └──────────────────────────┘   narrow
+    ┌ Timeline ─────────────┐ ┌ Notifications ───────────┐
+    └───────────────────────┘ └──────────────────────────┘
+    ▸ Simulator (simulated transport only, collapsed)
+
+Every view is built per session; none holds data of its own. One
+:class:`~jobdash.ui.session_refresh.SessionRefresher` per session refreshes
+them all. The shared stylesheet ``assets/css/jobdash.css`` is handed to Panel
+as ``raw_css`` so that it reaches every component's shadow root, and
+``assets/css/jobdash-page.css`` styles the template's own chrome.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import panel as pn
+
+from jobdash.assets import asset
+from jobdash.ui.header import PageHeader
+from jobdash.ui.job_status_widget import JobStatusWidget
+from jobdash.ui.notification_log_view import NotificationLogView
+from jobdash.ui.session_refresh import Refreshable, SessionRefresher
+from jobdash.ui.simulator_panel import SimulatorPanel
+from jobdash.ui.timeline import TimelineView
+from jobdash.ui.workflow_widget import WorkflowWidget
+
+if TYPE_CHECKING:
+    from jobdash.app import Services
+
+__all__ = ["DashboardPage", "build_page", "page_stylesheets"]
+
+#: Panel extensions whose JavaScript the views need (the job table is a
+#: Tabulator); Panel only ships the resources of extensions named here.
+_EXTENSIONS = ("tabulator",)
+
+#: Header bar colour: a calm slate, not an alarm colour (the state pills are
+#: the only saturated colours on the page).
+_HEADER_BACKGROUND = "#24313f"
+
+
+@cache
+def page_stylesheets() -> tuple[str, str]:
+    """(component CSS, page chrome CSS), read once from ``assets/css``."""
+    return (
+        asset("css", "jobdash.css").read_text(encoding="utf-8"),
+        asset("css", "jobdash-page.css").read_text(encoding="utf-8"),
+    )
+
+
+def _section(title: str, body: Any, *, kind: str) -> pn.Column:
+    heading = pn.pane.HTML(
+        f"<h2>{title}</h2>", css_classes=["jd-section-title"], margin=(0, 0, 6, 0)
+    )
+    return pn.Column(
+        heading,
+        body,
+        css_classes=["jd-section", f"jd-section-{kind}"],
+        sizing_mode="stretch_width",
+        margin=(0, 0, 10, 0),
+    )
+
+
+class DashboardPage:
+    """Every view of one session, its refresher, and the template showing them.
+
+    Build it while the session's document is current (Panel does so when it
+    runs the page factory); :meth:`start` then schedules the refresher on it.
+
+    Parameters
+    ----------
+    services
+        The process-wide services.
+    """
+
+    def __init__(self, services: Services) -> None:
+        component_css, page_css = page_stylesheets()
+        pn.extension(
+            *_EXTENSIONS,
+            raw_css=[component_css],
+            global_css=[page_css],
+            notifications=True,
+        )
+        settings = services.settings
+        read_only = settings.read_only
+        clock = services.clock
+        refresh_hz = max(1, round(1 / settings.refresh_interval))
+
+        kafka_health = services.kafka_health
+        self.header = PageHeader(
+            clock,
+            services.ingestion.stats,
+            stale_after=settings.effective_stale_after,
+            kafka_health=kafka_health.snapshot if kafka_health is not None else None,
+            read_only=read_only,
+            update_every=refresh_hz,
+        )
+        self.jobs: JobStatusWidget | None = None
+        if services.job_service is not None:
+            self.jobs = JobStatusWidget(
+                services.job_service,
+                services.job_controller,
+                clock,
+                read_only=read_only,
+            )
+        self.workflows = WorkflowWidget(
+            services.job_orchestrator,
+            clock,
+            data_service=services.data_service,
+            notifications=services.notifications,
+            read_only=read_only,
+        )
+        self.timeline = TimelineView(services.status_history, clock)
+        self.notification_log = NotificationLogView(
+            services.notifications, toasts=pn.state.notifications
+        )
+        self.simulator: SimulatorPanel | None = None
+        if services.simulator is not None:
+            self.simulator = SimulatorPanel(
+                services.simulator,
+                services.catalogue,
+                services.notifications,
+                clock=services.manual_clock,
+                update_every=refresh_hz,
+            )
+
+        views: list[Refreshable] = [self.header]
+        if self.jobs is not None:
+            views.append(self.jobs)
+        views += [self.workflows, self.timeline, self.notification_log]
+        if self.simulator is not None:
+            views.append(self.simulator)
+        self.refresher = SessionRefresher(views, settings.refresh_interval)
+
+        self.root = self._layout()
+        self.template = pn.template.BootstrapTemplate(
+            title=f"jobdash · {settings.instrument.upper()}",
+            header=[self.header],
+            main=[self.root],
+            header_background=_HEADER_BACKGROUND,
+            header_color="#ffffff",
+            collapsed_sidebar=True,
+        )
+
+    def _layout(self) -> pn.Column:
+        top = [_section("Workflows", self.workflows, kind="workflows")]
+        if self.jobs is not None:
+            top.insert(0, _section("Jobs", self.jobs, kind="jobs"))
+        rows: list[Any] = [
+            pn.FlexBox(
+                *top,
+                css_classes=["jd-views", "jd-views-top"],
+                flex_wrap="wrap",
+                gap="10px",
+                sizing_mode="stretch_width",
+            ),
+            pn.FlexBox(
+                _section("Timeline", self.timeline, kind="timeline"),
+                _section("Notifications", self.notification_log, kind="notifications"),
+                css_classes=["jd-views", "jd-views-bottom"],
+                flex_wrap="wrap",
+                gap="10px",
+                sizing_mode="stretch_width",
+            ),
+        ]
+        if self.simulator is not None:
+            rows.append(self.simulator)
+        return pn.Column(*rows, css_classes=["jd-app"], sizing_mode="stretch_width")
+
+    @property
+    def views(self) -> tuple[Refreshable, ...]:
+        """What the refresher refreshes, in order."""
+        return self.refresher.widgets
+
+    def start(self) -> None:
+        """Start this session's refresher (stopped when the session ends)."""
+        self.refresher.start()
+
+
+def build_page(services: Services) -> pn.template.BootstrapTemplate:
+    """The template for one browser session, its refresher started.
+
+    Call from a Panel page factory (``panel serve app.py``, ``pn.serve``):
+    inside a session the refresher is scheduled on the session's IOLoop and
+    stopped with it. Outside one (a script, a test) nothing is scheduled.
+    """
+    page = DashboardPage(services)
+    document = pn.state.curdoc
+    if document is not None and document.session_context is not None:
+        page.start()
+    return page.template
