@@ -19,8 +19,11 @@ How it stays cheap and incremental:
   changes since its last read (:meth:`StatusHistory.changes_since`): new
   segments are *streamed* (appended), a segment that ended is *patched* (its
   right edge and "to" text), and the x-range moves to ``[now - window, now]``.
-* A current (open) segment is drawn to a far-future end and clipped by the
-  x-range, so it grows with time without being touched every second.
+* A current (open) segment is drawn up to a minute beyond "now" and clipped by
+  the x-range, so it grows with time without being touched every second; when
+  "now" comes within 30 s of that end, every open bar is extended in one patch.
+  (Not to a far-future end: the browser draws bars in float32 screen space,
+  where an edge of a bar years long lands seconds off.)
 * The whole data set is re-sent only when the lanes change (a new source or
   workflow appears) and, at most every :data:`_REBUILD_EVERY_NS`, to drop
   segments that left the window (until then they are merely off-screen).
@@ -68,8 +71,10 @@ STATE_COLOURS: dict[str, str] = {
     JobState.unknown.value: "#7b8491",
 }
 
-#: Drawn end of a current segment: far beyond any window, clipped by the axis.
-_OPEN_END_MS = 10 * 365 * 86_400_000.0
+#: Current segments are drawn this far beyond "now", and extended when "now"
+#: comes closer than _EXTEND_BEFORE_NS to their drawn end.
+_OPEN_AHEAD_NS = 60 * _NS
+_EXTEND_BEFORE_NS = 30 * _NS
 #: Shortest time between two full re-sends that only drop expired bars.
 _REBUILD_EVERY_NS = 30 * _NS
 _BAR_HALF_HEIGHT = 0.38
@@ -152,6 +157,8 @@ class TimelineView(pn.viewable.Viewer):
         self._lanes: dict[_LaneKey, int] = {}
         self._lane_counts: Counter[_LaneKey] = Counter()
         self._expired = 0  # segments dropped from _segments but still drawn
+        self._open: set[int] = set()  # seq of the current segments
+        self._open_end = clock.now_ns() + _OPEN_AHEAD_NS  # where they are drawn to
         self._targets: list[_Target] = []
 
         self._pane = pn.pane.HoloViews(
@@ -207,12 +214,17 @@ class TimelineView(pn.viewable.Viewer):
         if delta.reset:
             self._segments.clear()
             self._lane_counts.clear()
+            self._open.clear()
             self._expired = 0
         added: list[Segment] = []
         closed: list[Segment] = []
         for segment in delta.segments:
             known = segment.seq in self._segments
             self._segments[segment.seq] = segment
+            if segment.end is None:
+                self._open.add(segment.seq)
+            else:
+                self._open.discard(segment.seq)
             if known:
                 closed.append(segment)
             else:
@@ -222,6 +234,7 @@ class TimelineView(pn.viewable.Viewer):
             dropped = self._segments.pop(seq, None)
             if dropped is None:
                 continue
+            self._open.discard(seq)
             self._expired += 1
             lane = _lane_of(dropped)
             self._lane_counts[lane] -= 1
@@ -233,6 +246,7 @@ class TimelineView(pn.viewable.Viewer):
         if rebuild:
             self._rebuild(now)
         else:
+            self._extend_open(now)
             self._append(added)
             self._patch_closed(closed)
         self._empty.visible = not self._segments
@@ -244,6 +258,7 @@ class TimelineView(pn.viewable.Viewer):
         """Lay the lanes out again and re-send every bar."""
         self._rebuilt_at = now
         self._expired = 0
+        self._open_end = now + _OPEN_AHEAD_NS
         lanes = sorted(self._lane_counts, key=_lane_sort_key)
         self._lanes = {lane: position for position, lane in enumerate(lanes)}
         segments = list(self._segments.values())
@@ -276,6 +291,19 @@ class TimelineView(pn.viewable.Viewer):
         for target in self._targets:
             target.source.patch(patch)
 
+    def _extend_open(self, now: int) -> None:
+        """Move the drawn end of every current bar a minute ahead, when due."""
+        if now < self._open_end - _EXTEND_BEFORE_NS:
+            return
+        self._open_end = now + _OPEN_AHEAD_NS
+        end = self._open_end / _NS_PER_MS
+        rows = [self._rows[seq] for seq in self._open if seq in self._rows]
+        if not rows:
+            return
+        patch = {"right": [(row, end) for row in rows]}
+        for target in self._targets:
+            target.source.patch(patch)
+
     def _columns(self, segments: Iterable[Segment]) -> dict[str, Any]:
         """The data source columns of ``segments``, in order."""
         segments = list(segments)
@@ -288,9 +316,7 @@ class TimelineView(pn.viewable.Viewer):
         )
         end = np.fromiter(
             (
-                s.start / _NS_PER_MS + _OPEN_END_MS
-                if s.end is None
-                else s.end / _NS_PER_MS
+                self._open_end / _NS_PER_MS if s.end is None else s.end / _NS_PER_MS
                 for s in segments
             ),
             float,
@@ -379,6 +405,15 @@ class TimelineView(pn.viewable.Viewer):
             xlabel="",
             ylabel="",
             show_grid=True,
+            show_legend=False,
+            # Canvas, not WebGL: identical pixels on every machine (screenshot
+            # tests) and float64 geometry; a few thousand bars draw fast anyway.
+            # The tooltip follows the mouse: snapped to a current bar's centre,
+            # beyond the right edge, Bokeh would not show it.
+            backend_opts={
+                "plot.output_backend": "canvas",
+                "hover.point_policy": "follow_mouse",
+            },
             responsive=True,
             height=_MIN_HEIGHT_PX,
             tools=["hover"],
