@@ -29,6 +29,10 @@ from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.transport.command_sink import InMemoryCommandSink
 
 WRITER = Path(__file__).with_name("crash_writer.py")
+#: Where the counts are recorded for docs/reliability.md.
+RECORD = (
+    Path(__file__).resolve().parents[2] / "test-artifacts" / "config-store-crash.json"
+)
 MAX_KILLS = 100
 TIME_BUDGET_S = 20.0
 # Kill moments are spread over a few saves (one takes roughly 1-15 ms,
@@ -137,6 +141,8 @@ def test_a_writer_killed_at_random_moments_never_leaves_an_unreadable_file(
         "final_generation": last_generation,
         "leftover_temporary_files": leftovers,
     }
+    RECORD.parent.mkdir(exist_ok=True)
+    RECORD.write_text(json.dumps(record, indent=2) + "\n")
     print(f"\nconfig store crash test: {json.dumps(record)}")
     assert kills >= 50, f"only {kills} kills within {TIME_BUDGET_S} s"
     # The experiment must actually have hit the dangerous window, and writers
