@@ -1,0 +1,235 @@
+"""The composition root: wiring from settings, one instance per process, start-up errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from jobdash.app import (
+    FROZEN_START_NS,
+    Services,
+    StartupError,
+    build_services,
+    get_services,
+    make_clock,
+    reset_services_for_tests,
+)
+from jobdash.cli import main
+from jobdash.cli.serve import settings_from_args
+from jobdash.domain.clock import ManualClock, ScaledClock, SystemClock
+from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import JobStatus
+from jobdash.domain.streams import StreamId
+from jobdash.services.access import ReadOnlyError
+from jobdash.services.workflow_catalogue import CatalogueError, default_catalogue_path
+from jobdash.settings import Settings
+from jobdash.transport.simulated import SimulatedBackend
+
+DETECTOR_VIEW = WorkflowId("dream", "detector_view", 1)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within the deadline")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(config_dir=tmp_path / "config", frozen_clock=True)
+
+
+@pytest.fixture
+def no_process_services() -> Iterator[None]:
+    """No process-wide services before and after the test."""
+    reset_services_for_tests()
+    yield
+    reset_services_for_tests()
+
+
+def heartbeat(source: str = "mantle_detector") -> JobStatus:
+    return JobStatus(
+        JobId(source, uuid.UUID(int=7)),
+        DETECTOR_VIEW,
+        JobState.active,
+        start_time=FROZEN_START_NS,
+        timestamp=FROZEN_START_NS,
+    )
+
+
+def test_clock_follows_the_settings() -> None:
+    frozen = make_clock(Settings(frozen_clock=True, clock_speed=5))
+    assert isinstance(frozen, ManualClock)
+    assert frozen.now_ns() == FROZEN_START_NS
+    assert isinstance(make_clock(Settings(clock_speed=5)), ScaledClock)
+    assert isinstance(make_clock(Settings()), SystemClock)
+
+
+def test_simulated_transport_is_source_and_sink(settings: Settings) -> None:
+    services = build_services(settings)
+    assert isinstance(services.simulator, SimulatedBackend)
+    assert services.source is services.simulator
+    assert services.sink is services.simulator
+    assert services.kafka_health is None
+    assert services.manual_clock is services.clock
+    assert services.catalogue.instrument == "dream"
+    assert services.config_store.path == settings.config_dir / "dream.json"
+
+
+def test_a_heartbeat_reaches_both_views_in_phase_one(settings: Settings) -> None:
+    services = build_services(settings)
+    services.router.forward(StreamId.status, heartbeat())
+    assert services.job_service is not None
+    assert heartbeat().job_id in services.job_service.job_statuses
+    current = services.job_orchestrator.snapshot(DETECTOR_VIEW).current
+    assert current is not None
+    assert [job.source_name for job in current.jobs] == ["mantle_detector"]
+
+
+def test_phase_two_wiring_has_no_job_service(settings: Settings) -> None:
+    services = build_services(settings, legacy_job_view=False)
+    assert services.job_service is None
+    services.router.forward(StreamId.status, heartbeat())
+    assert services.job_orchestrator.snapshot(DETECTOR_VIEW).current is not None
+
+
+def test_read_only_reaches_the_action_services(tmp_path: Path) -> None:
+    services = build_services(Settings(config_dir=tmp_path, read_only=True))
+    assert services.job_controller.read_only
+    with pytest.raises(ReadOnlyError):
+        services.job_orchestrator.commit_workflow(DETECTOR_VIEW)
+
+
+def test_kafka_transport_is_built_without_connecting(tmp_path: Path) -> None:
+    services = build_services(
+        Settings(
+            config_dir=tmp_path, transport="kafka", bootstrap_servers="127.0.0.1:1"
+        )
+    )
+    assert services.simulator is None
+    assert services.source is not services.sink
+    assert services.kafka_health is not None
+    assert services.kafka_health.snapshot().bootstrap_servers == "127.0.0.1:1"
+
+
+def test_a_catalogue_of_another_instrument_is_refused(tmp_path: Path) -> None:
+    dream = default_catalogue_path("dream")
+    with pytest.raises(StartupError, match=r"is for instrument 'dream'.*'loki'"):
+        build_services(
+            Settings(config_dir=tmp_path, instrument="loki", catalogue=dream)
+        )
+
+
+def test_an_unknown_scenario_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown simulator scenario 'bogus'"):
+        build_services(Settings(config_dir=tmp_path, scenario="bogus"))
+
+
+@pytest.mark.usefixtures("no_process_services")
+def test_concurrent_first_sessions_share_one_started_instance(
+    settings: Settings,
+) -> None:
+    results: list[Services] = []
+    barrier = threading.Barrier(8)
+
+    def open_session() -> None:
+        barrier.wait()
+        results.append(get_services(settings))
+
+    threads = [threading.Thread(target=open_session) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8
+    assert all(services is results[0] for services in results)
+    assert results[0].ingestion.stats().running
+    assert get_services(Settings(instrument="other")) is results[0]
+
+
+@pytest.mark.usefixtures("no_process_services")
+def test_started_services_ingest_the_simulated_backend(tmp_path: Path) -> None:
+    services = get_services(Settings(config_dir=tmp_path, heartbeat_interval=0.1))
+    # The simulated workers heartbeat at once; the registry hears them.
+    wait_until(lambda: len(services.worker_registry.workers()) == 2)
+    assert services.ingestion.stats().messages > 0
+    reset_services_for_tests()
+    assert not services.ingestion.stats().running
+
+
+@pytest.mark.usefixtures("no_process_services")
+def test_a_failed_build_leaves_nothing_behind(
+    settings: Settings, tmp_path: Path
+) -> None:
+    bad = Settings(config_dir=tmp_path, catalogue=tmp_path / "missing.yaml")
+    with pytest.raises(CatalogueError, match=r"missing\.yaml"):
+        get_services(bad)
+    assert get_services(settings).settings is settings
+
+
+BAD_CATALOGUE = """\
+instrument: dream
+workflows:
+  - id: dream/detector_view/1
+    title: Detector view
+    source_names: [mantle_detector]
+    parameters:
+      - {name: resolution, type: int, default: 128, min: 16, max: 1024}
+  - id: dream/monitor_histogram/1
+    title: Beam monitors
+    source_names: monitor_bunker
+"""
+
+
+@pytest.mark.usefixtures("no_process_services")
+def test_serve_reports_a_bad_catalogue_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalogue = tmp_path / "bad.yaml"
+    catalogue.write_text(BAD_CATALOGUE, encoding="utf-8")
+    status = main(
+        ["serve", "--catalogue", str(catalogue), "--config-dir", str(tmp_path)]
+    )
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.startswith("jobdash serve: error: invalid workflow catalogue")
+    assert "field 'workflows.1.source_names'" in error
+
+
+def test_serve_reports_an_invalid_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        ["serve", "--heartbeat-interval", "-1", "--config-dir", str(tmp_path)]
+    )
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "invalid setting: heartbeat_interval" in error
+
+
+def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobdash.cli import build_parser
+
+    monkeypatch.setenv("JOBDASH_SEED", "5")
+    monkeypatch.setenv("JOBDASH_SCENARIO", "warnings")
+    args = build_parser().parse_args(["serve", "--seed", "7", "--frozen-clock"])
+    settings = settings_from_args(args)
+    assert settings.seed == 7
+    assert settings.scenario == "warnings"
+    assert settings.frozen_clock is True
+    assert settings.read_only is False
+    assert (args.port, args.address, args.show) == (5006, None, False)
+
+
+def test_every_setting_but_the_kafka_options_has_a_flag() -> None:
+    from jobdash.cli.serve import _SETTINGS_FLAGS
+
+    assert set(_SETTINGS_FLAGS) == set(Settings.model_fields) - {"kafka"}

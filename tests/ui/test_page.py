@@ -1,0 +1,184 @@
+"""The page of one session, built without a browser: structure, hooks, refresh."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import pytest
+from bokeh.document import Document
+from panel.io.state import set_curdoc
+
+from jobdash.app import FROZEN_START_NS, Services, build_services
+from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import JobStatus
+from jobdash.domain.streams import StreamId
+from jobdash.settings import Settings
+from jobdash.ui.page import DashboardPage, build_page
+from jobdash.ui.session_refresh import live_refreshers
+
+# Bokeh 3.9's ColumnDataSource.from_df calls DataFrame.reset_index(inplace=True),
+# deprecated by pandas 3.1 (PDEP-8); the job table's Tabulator goes through it.
+# Remove once bokeh stops using inplace (seen 2025-11 with bokeh 3.9.2, pandas 3.1.1).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The inplace keyword in DataFrame.reset_index is deprecated"
+)
+
+
+def with_class(root: Any, css_class: str) -> list[Any]:
+    """Every object under ``root`` carrying ``css_class``."""
+    found: list[Any] = root.select(
+        lambda obj: css_class in (getattr(obj, "css_classes", None) or [])
+    )
+    return found
+
+
+def build(services: Services) -> DashboardPage:
+    with set_curdoc(Document()):
+        return DashboardPage(services)
+
+
+@pytest.fixture
+def make_services(tmp_path: Path) -> Callable[..., Services]:
+    def make(*, legacy_job_view: bool = True, **settings: Any) -> Services:
+        values: dict[str, Any] = {"config_dir": tmp_path, "frozen_clock": True}
+        values.update(settings)
+        return build_services(Settings(**values), legacy_job_view=legacy_job_view)
+
+    return make
+
+
+def test_page_root_holds_jobs_and_workflows_side_by_side_then_timeline_and_log(
+    make_services: Callable[..., Services],
+) -> None:
+    page = build(make_services())
+    (root,) = with_class(page.root, "jd-app")
+    assert root is page.root
+    top, bottom = with_class(root, "jd-views")
+    sections = [obj.css_classes[-1] for obj in top.objects]
+    assert sections == ["jd-section-jobs", "jd-section-workflows"]
+    assert len(with_class(top.objects[0], "jd-job-status-widget")) == 1
+    assert len(with_class(top.objects[1], "jd-workflow-widget")) == 1
+    assert [obj.css_classes[-1] for obj in bottom.objects] == [
+        "jd-section-timeline",
+        "jd-section-notifications",
+    ]
+    assert len(with_class(bottom, "jd-timeline")) == 1
+    assert len(with_class(bottom, "jd-notifications")) == 1
+    assert "wrap" in top.flex_wrap
+
+
+def test_template_is_titled_with_the_instrument_and_carries_the_header(
+    make_services: Callable[..., Services],
+) -> None:
+    page = build(make_services())
+    assert page.template.title == "jobdash · DREAM"
+    header_markup = page.header.__panel__().object
+    assert "SIMULATED" in header_markup
+    assert "2025-11-29 12:00:00 UTC" in header_markup
+
+
+def test_simulated_transport_with_frozen_clock_gets_the_simulator_and_steps(
+    make_services: Callable[..., Services],
+) -> None:
+    services = make_services()
+    page = build(services)
+    (card,) = with_class(page.root, "jd-sim-panel")
+    assert card.collapsed
+    for hook in ("jd-sim-target", "jd-sim-kind", "jd-sim-text", "jd-sim-inject"):
+        assert len(with_class(card, hook)) == 1, hook
+    (step,) = with_class(card, "jd-sim-step-5")
+    step.clicks += 1
+    assert services.clock.now_ns() == FROZEN_START_NS + 5_000_000_000
+
+
+def test_a_running_clock_gets_no_step_buttons(
+    make_services: Callable[..., Services],
+) -> None:
+    page = build(make_services(frozen_clock=False))
+    assert with_class(page.root, "jd-sim-step-1") == []
+    assert len(with_class(page.root, "jd-sim-panel")) == 1
+
+
+def test_kafka_transport_has_no_simulator_and_shows_the_broker(
+    make_services: Callable[..., Services],
+) -> None:
+    page = build(make_services(transport="kafka", bootstrap_servers="broker:9092"))
+    assert with_class(page.root, "jd-sim-panel") == []
+    assert "KAFKA broker:9092" in page.header.__panel__().object
+
+
+def test_phase_two_page_shows_the_workflow_view_alone(
+    make_services: Callable[..., Services],
+) -> None:
+    page = build(make_services(legacy_job_view=False))
+    assert page.jobs is None
+    assert with_class(page.root, "jd-job-status-widget") == []
+    (top, _) = with_class(page.root, "jd-views")
+    assert [obj.css_classes[-1] for obj in top.objects] == ["jd-section-workflows"]
+
+
+def test_read_only_is_shown_in_the_header(
+    make_services: Callable[..., Services],
+) -> None:
+    page = build(make_services(read_only=True))
+    assert "READ-ONLY" in page.header.__panel__().object
+
+
+def test_the_refresher_refreshes_every_view_without_errors(
+    make_services: Callable[..., Services], caplog: pytest.LogCaptureFixture
+) -> None:
+    services = make_services()
+    page = build(services)
+    assert page.views == (
+        page.header,
+        page.jobs,
+        page.workflows,
+        page.timeline,
+        page.notification_log,
+        page.simulator,
+    )
+    workflow = WorkflowId("dream", "detector_view", 1)
+    status = JobStatus(
+        JobId("mantle_detector", uuid.UUID(int=1)),
+        workflow,
+        JobState.error,
+        error_message="<b>boom</b>",
+        start_time=FROZEN_START_NS,
+        timestamp=FROZEN_START_NS,
+    )
+    services.router.forward(StreamId.status, status)
+    services.notifications.add("error", "Start of mantle_detector failed: <b>")
+    with caplog.at_level(logging.ERROR, logger="jobdash.ui.session_refresh"):
+        for _ in range(8):
+            page.refresher.refresh_all()
+    assert [r for r in caplog.records if r.name == "jobdash.ui.session_refresh"] == []
+    log_markup = page.notification_log.__panel__().object
+    assert "failed: &lt;b&gt;" in log_markup
+
+
+def test_build_page_outside_a_session_starts_no_refresher(
+    make_services: Callable[..., Services],
+) -> None:
+    before = live_refreshers()
+    with set_curdoc(Document()):
+        template = build_page(make_services())
+    assert isinstance(template, pn.template.BootstrapTemplate)
+    assert live_refreshers() == before
+
+
+def test_the_stylesheets_are_loaded_into_every_component(
+    make_services: Callable[..., Services],
+) -> None:
+    document = Document()
+    with set_curdoc(document):
+        DashboardPage(make_services())
+        raw_css = pn.config.raw_css
+        global_css = pn.config.global_css
+    assert any(".jd-state-error" in css for css in raw_css)
+    assert any("#header" in css for css in global_css)
