@@ -17,11 +17,10 @@ methods); each session builds its own widgets in :mod:`jobdash.ui.page`.
 from __future__ import annotations
 
 import atexit
-import inspect
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from jobdash.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
 from jobdash.services.command_tracker import PendingCommandTracker
@@ -258,14 +257,14 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         read_only=read_only,
     )
     job_controller = JobController(sink, tracker=tracker, read_only=read_only)
-    status_history = StatusHistory(clock)
-    router = _router(
+    status_history = StatusHistory(clock, stale_after=stale_after)
+    router = Orchestrator(
         job_service=job_service,
         job_orchestrator=job_orchestrator,
         data_service=data_service,
         command_tracker=tracker,
         worker_registry=worker_registry,
-        status_history=status_history,
+        status_listeners=(status_history,),
     )
     ingestion = IngestionThread(source, router, clock)
 
@@ -292,23 +291,6 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         simulator=simulator,
         kafka_health=kafka_health,
     )
-
-
-def _router(*, status_history: StatusHistory, **consumers: Any) -> Orchestrator:
-    """The router, feeding ``status_history`` as one more status consumer.
-
-    The router gains its ``status_history`` parameter in a parallel change;
-    until it has it, the dashboard still runs, with an empty timeline and an
-    error in the log saying why.
-    """
-    parameters = inspect.signature(Orchestrator).parameters
-    if "status_history" in parameters:
-        router: Orchestrator = cast(Any, Orchestrator)(
-            status_history=status_history, **consumers
-        )
-        return router
-    _logger.error("Orchestrator takes no status_history: the timeline will stay empty")
-    return Orchestrator(**consumers)
 
 
 def _kafka_transport(

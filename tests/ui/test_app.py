@@ -84,7 +84,9 @@ def test_simulated_transport_is_source_and_sink(settings: Settings) -> None:
     assert services.config_store.path == settings.config_dir / "dream.json"
 
 
-def test_a_heartbeat_reaches_both_views_in_phase_one(settings: Settings) -> None:
+def test_a_heartbeat_reaches_both_views_and_the_timeline_in_phase_one(
+    settings: Settings,
+) -> None:
     services = build_services(settings)
     services.router.forward(StreamId.status, heartbeat())
     assert services.job_service is not None
@@ -92,6 +94,8 @@ def test_a_heartbeat_reaches_both_views_in_phase_one(settings: Settings) -> None
     current = services.job_orchestrator.snapshot(DETECTOR_VIEW).current
     assert current is not None
     assert [job.source_name for job in current.jobs] == ["mantle_detector"]
+    (segment,) = services.status_history.snapshot().segments
+    assert (segment.job_id, segment.state) == (heartbeat().job_id, JobState.active)
 
 
 def test_phase_two_wiring_has_no_job_service(settings: Settings) -> None:
@@ -99,6 +103,7 @@ def test_phase_two_wiring_has_no_job_service(settings: Settings) -> None:
     assert services.job_service is None
     services.router.forward(StreamId.status, heartbeat())
     assert services.job_orchestrator.snapshot(DETECTOR_VIEW).current is not None
+    assert len(services.status_history.snapshot().segments) == 1
 
 
 def test_read_only_reaches_the_action_services(tmp_path: Path) -> None:
