@@ -141,7 +141,7 @@ def test_header_shows_short_job_number_and_uptime(rig):
     rig.clock.advance(75)
     card = make_card(rig)
 
-    assert meta_of(card) == f"job {number.hex[:8]} · up 1 min 15 s"
+    assert meta_of(card) == f"job {number.hex[:8]} · up 1 min"
     assert f'title="{number}"' in card.header.object
 
 

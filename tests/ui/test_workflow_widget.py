@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -312,3 +313,38 @@ def test_a_large_catalogue_builds_headers_only_and_refreshes_only_what_changed()
 
     assert set(events.counts) == {wids[1].name}
     assert badge(widget, wids[1]) == "ACTIVE 2/2"
+
+
+def test_heartbeat_ages_stay_current_though_repeated_heartbeats_bump_no_version(rig):
+    rig.commit()
+    rig.beat()
+    widget = make_widget(rig)
+    version = rig.orchestrator.version
+
+    for _ in range(10):  # 20 s of healthy, unchanging heartbeats
+        rig.clock.advance(1)
+        widget.refresh()
+        rig.clock.advance(1)
+        rig.beat()
+        widget.refresh()
+
+    assert rig.orchestrator.version == version  # nothing visible changed
+    tooltips = re.findall(r'title="([^"]*)"', widget.card(DETECTOR)._status.object)
+    assert all("last heartbeat under 5 s ago" in tip for tip in tooltips)
+
+
+def test_a_healthy_card_sends_nothing_between_uptime_minutes(rig):
+    rig.commit()
+    rig.beat()
+    rig.clock.advance(61)
+    rig.beat()
+    widget = make_widget(rig)
+    events = PaneEvents(widget)
+
+    for _ in range(20):
+        rig.clock.advance(1)
+        rig.beat()
+        widget.refresh()
+
+    assert events.counts == Counter()
+    assert meta_of(widget.card(DETECTOR)).endswith("up 1 min")

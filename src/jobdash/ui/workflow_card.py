@@ -375,8 +375,11 @@ class WorkflowCard(pn.viewable.Viewer):
             current is not None
             and current.aggregate.aggregate is not WorkflowAggregate.STOPPED
         )
-        self._stop.disabled = not stoppable
-        self._reset.disabled = not running
+        # Compared first: even an unchanged param assignment costs Panel work.
+        if self._stop.disabled == stoppable:
+            self._stop.disabled = not stoppable
+        if self._reset.disabled == running:
+            self._reset.disabled = not running
 
     def _update_orphans(self, snapshot: WorkflowSnapshot) -> None:
         """Rebuild the (rare, short) orphan list only when it changed."""

@@ -27,6 +27,7 @@ __all__ = [
     "chip_state",
     "format_duration",
     "header_html",
+    "heartbeat_age",
     "message_html",
     "meta_html",
     "short_number",
@@ -42,8 +43,10 @@ _SUMMARY_CHARS = 160
 _TOOLTIP_MESSAGE_CHARS = 300
 """Longest message quoted in a chip's tooltip (the message box has all of it)."""
 
+_RECENT_S = 5
+"""Heartbeat ages below this many seconds are all shown as one ("under 5 s")."""
+
 _RUNNING = frozenset({JobState.active, JobState.finishing})
-_PENDING = frozenset({JobState.scheduled, JobState.pending_context})
 
 
 def short_number(job_number: JobNumber) -> str:
@@ -52,23 +55,36 @@ def short_number(job_number: JobNumber) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """A coarse, readable duration: ``45 s``, ``3 min 12 s``, ``2 h 05 min``, ``3 d 4 h``.
+    """A coarse, readable duration: ``45 s``, ``3 min``, ``2 h 05 min``, ``3 d 4 h``.
 
-    Precision falls with magnitude, so a text refreshed every second changes
-    at most once a minute after the first hour. Negative input (clock skew
-    between backend and dashboard) reads as ``0 s``.
+    Precision falls with magnitude, so a text re-rendered every second changes
+    every second only during its first minute, then once a minute: a card
+    costs a message to the browser only when what it says changed. Negative
+    input (clock skew between backend and dashboard) reads as ``0 s``.
     """
     total = max(0, int(seconds))
     if total < 60:
         return f"{total} s"
-    minutes, secs = divmod(total, 60)
+    minutes = total // 60
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
+        return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def heartbeat_age(seconds: float) -> str:
+    """How long ago a heartbeat arrived, in words that change only when it matters.
+
+    Healthy jobs beat every ~2 s, so any age below :data:`_RECENT_S` reads the
+    same ("under 5 s") and their chips do not change from second to second;
+    a late job's age counts up.
+    """
+    if seconds < _RECENT_S:
+        return f"under {_RECENT_S} s"
+    return format_duration(seconds)
 
 
 def title_html(spec: WorkflowSpec) -> str:
@@ -174,9 +190,7 @@ def _chip_html(
     if job.last_seen is None:
         lines.append("no heartbeat yet")
     else:
-        lines.append(
-            f"last heartbeat {format_duration((now - job.last_seen) / _NS)} ago"
-        )
+        lines.append(f"last heartbeat {heartbeat_age((now - job.last_seen) / _NS)} ago")
     if not job.config_known:
         lines.append("running, config unknown")
     classes = f"jd-source-chip jd-state jd-state-{css}"

@@ -7,7 +7,8 @@ compares the orchestrator's ``version`` with the one last rendered and, only
 if it moved, re-reads the snapshots of the workflows whose own version moved
 and patches those cards in place. Time-dependent texts (uptime, heartbeat
 ages, "no data") are refreshed at most once per second, and only on cards
-that have something running.
+that have something running; they are worded coarsely enough (see
+``workflow_markup``) that a healthy card sends nothing most seconds.
 """
 
 from __future__ import annotations
@@ -126,7 +127,10 @@ class WorkflowWidget(pn.viewable.Viewer):
             self._last_tick = now
             for workflow_id, card in self._cards.items():
                 if card.live and workflow_id not in touched:
-                    card.tick(now)
+                    # A fresh snapshot, not just a re-render: heartbeats that
+                    # change nothing visible do not bump versions, yet move
+                    # each job's last_seen, which the ages are measured from.
+                    card.update(orchestrator.snapshot(workflow_id), now)
 
     def _new_card(self, snapshot: WorkflowSnapshot) -> WorkflowCard:
         return WorkflowCard(
