@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_SUBCOMMANDS = ("serve",)
+_SUBCOMMANDS = ("serve", "simulate", "status", "control")
 
 
 def build_parser() -> argparse.ArgumentParser:
