@@ -221,6 +221,16 @@ def test_memo_cache_stays_bounded(monkeypatch):
     assert decoded.start_time == 3
 
 
+def test_memo_cache_is_bounded_by_the_bytes_of_its_keys(monkeypatch):
+    monkeypatch.setattr(codec, "_status_cache", {})
+    monkeypatch.setattr(codec, "_status_cache_key_bytes", 0)
+    monkeypatch.setattr(codec, "_CACHE_MAX_TOTAL_KEY_BYTES", 3_000)
+    for i in range(40):
+        decode_status(heartbeat(warning="w" * 500, start_time=i))
+        assert sum(map(len, codec._status_cache)) <= 3_000
+    assert 1 <= len(codec._status_cache) < 40
+
+
 # --- status heartbeats: exact wire form of what we encode ---------------------
 
 

@@ -74,11 +74,15 @@ _unpack_i32 = struct.Struct("<i").unpack_from
 _unpack_u16 = struct.Struct("<H").unpack_from
 
 # Parsed heartbeats by their status_json bytes, without the envelope time.
-# Bounded by clearing: the working set (one entry per job and state) refills
-# within one heartbeat interval, and clearing is O(1) amortised.
-_CACHE_MAX_ENTRIES = 50_000
+# Bounded by clearing, by entries and by the bytes of the keys: the working
+# set (one entry per job and state) refills within one heartbeat interval, and
+# clearing is O(1) amortised. Worst case about 8 MiB of keys plus ~1 KiB of
+# parsed objects per entry.
+_CACHE_MAX_ENTRIES = 20_000
 _CACHE_MAX_KEY_BYTES = 4096
+_CACHE_MAX_TOTAL_KEY_BYTES = 8 * 2**20
 _status_cache: dict[bytes, tuple[Any, ...] | ServiceStatus] = {}
+_status_cache_key_bytes = 0
 
 
 def _status_json_bytes(payload: bytes) -> bytes:
@@ -138,14 +142,21 @@ def decode_status(payload: bytes, timestamp: int = 0) -> JobStatus | ServiceStat
     DecodeError
         For anything that is not a well-formed heartbeat.
     """
+    global _status_cache_key_bytes
     key = _status_json_bytes(payload)
     cached = _status_cache.get(key)
     if cached is None:
         cached = _parse_status_json(key)
-        if len(key) <= _CACHE_MAX_KEY_BYTES:
-            if len(_status_cache) >= _CACHE_MAX_ENTRIES:
+        size = len(key)
+        if size <= _CACHE_MAX_KEY_BYTES:
+            if (
+                len(_status_cache) >= _CACHE_MAX_ENTRIES
+                or _status_cache_key_bytes + size > _CACHE_MAX_TOTAL_KEY_BYTES
+            ):
                 _status_cache.clear()
+                _status_cache_key_bytes = 0
             _status_cache[key] = cached
+            _status_cache_key_bytes += size
     if type(cached) is tuple:
         return JobStatus._make((*cached, timestamp))
     assert isinstance(cached, ServiceStatus)
