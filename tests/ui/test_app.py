@@ -19,8 +19,6 @@ from jobdash.app import (
     make_clock,
     reset_services_for_tests,
 )
-from jobdash.cli import main
-from jobdash.cli.serve import settings_from_args
 from jobdash.domain.clock import ManualClock, ScaledClock, SystemClock
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
@@ -178,63 +176,3 @@ def test_a_failed_build_leaves_nothing_behind(
     with pytest.raises(CatalogueError, match=r"missing\.yaml"):
         get_services(bad)
     assert get_services(settings).settings is settings
-
-
-BAD_CATALOGUE = """\
-instrument: dream
-workflows:
-  - id: dream/detector_view/1
-    title: Detector view
-    source_names: [mantle_detector]
-    parameters:
-      - {name: resolution, type: int, default: 128, min: 16, max: 1024}
-  - id: dream/monitor_histogram/1
-    title: Beam monitors
-    source_names: monitor_bunker
-"""
-
-
-@pytest.mark.usefixtures("no_process_services")
-def test_serve_reports_a_bad_catalogue_naming_the_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    catalogue = tmp_path / "bad.yaml"
-    catalogue.write_text(BAD_CATALOGUE, encoding="utf-8")
-    status = main(
-        ["serve", "--catalogue", str(catalogue), "--config-dir", str(tmp_path)]
-    )
-    assert status == 2
-    error = capsys.readouterr().err
-    assert error.startswith("jobdash serve: error: invalid workflow catalogue")
-    assert "field 'workflows.1.source_names'" in error
-
-
-def test_serve_reports_an_invalid_setting(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status = main(
-        ["serve", "--heartbeat-interval", "-1", "--config-dir", str(tmp_path)]
-    )
-    assert status == 2
-    error = capsys.readouterr().err
-    assert "invalid setting: heartbeat_interval" in error
-
-
-def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from jobdash.cli import build_parser
-
-    monkeypatch.setenv("JOBDASH_SEED", "5")
-    monkeypatch.setenv("JOBDASH_SCENARIO", "warnings")
-    args = build_parser().parse_args(["serve", "--seed", "7", "--frozen-clock"])
-    settings = settings_from_args(args)
-    assert settings.seed == 7
-    assert settings.scenario == "warnings"
-    assert settings.frozen_clock is True
-    assert settings.read_only is False
-    assert (args.port, args.address, args.show) == (5006, None, False)
-
-
-def test_every_setting_but_the_kafka_options_has_a_flag() -> None:
-    from jobdash.cli.serve import _SETTINGS_FLAGS
-
-    assert set(_SETTINGS_FLAGS) == set(Settings.model_fields) - {"kafka"}

@@ -192,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
         websocket_origin=args.allow_websocket_origin,
         show=args.show,
         title=title,
+        # GET /liveness?endpoint=/ answers 200 once the page builds (probes).
+        liveness=True,
     )
     return 0
 
