@@ -66,7 +66,7 @@ STALE_FILTER = "stale"
 #: Longest first line shown in the message column; the detail pane has it all.
 _MESSAGE_CHARS = 160
 
-# Columns of the table's frame. The visible ones, in display order:
+# Columns of the table's frame. The visible ones:
 _STATE = "state"  # label: "active", "active · stale"
 _SOURCE = "source"
 _WORKFLOW = "workflow"
@@ -98,15 +98,17 @@ _STATUS_COLUMNS = (
 )
 #: Cells that change with time (recomputed at most once a second).
 _AGE_COLUMNS = (_HEARTBEAT, _DATA, _NO_DATA)
+# Display order: which job, then what is wrong with it, so both are visible in
+# a half-width section without scrolling sideways.
 _COLUMNS = (
     _STATE,
     _SOURCE,
     _WORKFLOW,
     _JOB,
-    _START,
+    _MESSAGE,
     _HEARTBEAT,
     _DATA,
-    _MESSAGE,
+    _START,
     _STATE_KEY,
     _STATE_VALUE,
     _STALE,
@@ -325,6 +327,9 @@ class JobStatusWidget(pn.viewable.Viewer):
                 _MESSAGE: {"type": "plaintext"},
             },
             text_align={_HEARTBEAT: "right", _DATA: "right"},
+            # Long messages are cut (the detail pane has them in full).
+            widths={_MESSAGE: 200},
+            configuration={"placeholder": "No jobs have reported yet."},
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
             css_classes=["jd-job-table"],
