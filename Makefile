@@ -53,7 +53,7 @@ typecheck: $(STAMP) ## mypy (strict) over src/
 	$(BIN)/mypy
 
 bench: $(STAMP) ## Run the benchmarks; each prints its figures last
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 screenshots: $(STAMP) system-deps ## Regenerate the browser screenshot baselines
 	$(BIN)/pytest tests/browser -m browser -k screenshot --update-screenshots
