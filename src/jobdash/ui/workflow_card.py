@@ -23,7 +23,7 @@ jobs, a stop — ask first, in an inline bar (never a browser dialog).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from html import escape
 from typing import Any
@@ -42,6 +42,7 @@ from jobdash.services.snapshots import JobSetSnapshot, WorkflowSnapshot
 from jobdash.services.workflow_catalogue import ParameterError
 from jobdash.ui.staging_draft import StagingDraft, draft_differences, initial_draft
 from jobdash.ui.staging_form import StagingForm
+from jobdash.ui.workflow_css import card_header_css, workflow_css
 from jobdash.ui.workflow_markup import (
     header_html,
     message_html,
@@ -112,8 +113,9 @@ class WorkflowCard(pn.viewable.Viewer):
         Disable every action control (the orchestrator refuses them anyway).
     no_data_after
         Seconds an active job may go without data before it is flagged.
-    stylesheets
-        CSS text for the card's panes (``assets/css/workflow_widget.css``).
+
+    The card styles itself (``workflow_css``); the view around it styles the
+    card's frame (``.jd-workflow-card``).
     """
 
     def __init__(
@@ -126,7 +128,6 @@ class WorkflowCard(pn.viewable.Viewer):
         notifications: NotificationLog | None = None,
         read_only: bool = False,
         no_data_after: float = 30.0,
-        stylesheets: Sequence[str] = (),
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Viewer is untyped
         self._orchestrator = job_orchestrator
@@ -135,7 +136,7 @@ class WorkflowCard(pn.viewable.Viewer):
         self._notifications = notifications
         self._read_only = read_only
         self._no_data_ns = round(no_data_after * _NS)
-        self._css = list(stylesheets)
+        self._css = [workflow_css()]
         self._snapshot = snapshot
         self._spec = snapshot.spec
         self._rendered_version = snapshot.version
@@ -143,7 +144,13 @@ class WorkflowCard(pn.viewable.Viewer):
         self._orphan_key: tuple[Any, ...] = ()
         self._pending: Callable[[], None] | None = None
 
-        self._header = self._html("", "jd-wf-header", sizing_mode="stretch_width")
+        self._header = pn.pane.HTML(
+            "",
+            css_classes=["jd-wf-header"],
+            stylesheets=[card_header_css()],
+            sizing_mode="stretch_width",
+            margin=(2, 6),
+        )
         self._expand = pn.widgets.Button(
             label="Show details",
             color="light",

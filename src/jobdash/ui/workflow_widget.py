@@ -14,11 +14,9 @@ that have something running; they are worded coarsely enough (see
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 
 import panel as pn
 
-from jobdash.assets import asset
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import WorkflowId
 from jobdash.services.data_service import DataService
@@ -26,17 +24,12 @@ from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
 from jobdash.services.snapshots import WorkflowSnapshot
 from jobdash.ui.workflow_card import WorkflowCard
+from jobdash.ui.workflow_css import workflow_css
 
-__all__ = ["WorkflowWidget", "workflow_widget_css"]
+__all__ = ["WorkflowWidget"]
 
 _TICK_NS = 1_000_000_000
 """Time-dependent texts change at most this often (1 s)."""
-
-
-@cache
-def workflow_widget_css() -> str:
-    """The text of ``assets/css/workflow_widget.css`` (read once per process)."""
-    return asset("css", "workflow_widget.css").read_text(encoding="utf-8")
 
 
 class WorkflowWidget(pn.viewable.Viewer):
@@ -87,7 +80,9 @@ class WorkflowWidget(pn.viewable.Viewer):
         self._layout = pn.FlexBox(
             *self._cards.values(),
             css_classes=["jd-workflow-widget"],
-            stylesheets=[workflow_widget_css()],
+            # Styles the cards' frames: they are this layout's children.
+            stylesheets=[workflow_css()],
+            gap="10px",
             sizing_mode="stretch_width",
         )
 
@@ -141,7 +136,6 @@ class WorkflowWidget(pn.viewable.Viewer):
             notifications=self._notifications,
             read_only=self._read_only,
             no_data_after=self._no_data_after,
-            stylesheets=[workflow_widget_css()],
         )
 
     def _add_card(self, snapshot: WorkflowSnapshot) -> None:
