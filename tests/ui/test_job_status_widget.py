@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import html
+import json
 import math
 import re
 import uuid
@@ -18,6 +20,8 @@ from jobdash.domain import (
     WorkflowId,
 )
 from jobdash.domain.commands import JobAction, JobCommand
+from jobdash.services.access import Actor, Role
+from jobdash.services.audit_log import AuditLog
 from jobdash.services.data_service import DataService
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobService
@@ -421,6 +425,51 @@ def test_read_only_hides_and_refuses_every_action(service, sink, clock, backend)
     assert sink.sent == []
     assert not service.is_removed(job("b", 2))
     assert "read-only" in widget.feedback.object
+
+
+def test_viewer_sees_no_actions_and_forged_clicks_are_refused_and_audited(
+    service, sink, clock, backend, tmp_path
+):
+    audit = AuditLog(tmp_path / "audit.jsonl", clock)
+    alice = Actor("alice", Role.viewer)
+    widget = JobStatusWidget(
+        service, JobController(sink, audit=audit), clock, actor=alice
+    )
+    backend.beat(job("a", 1))
+    backend.beat(job("b", 2), JobState.stopped)
+    widget.refresh()
+    widget.select([job("a", 1), job("b", 2)])
+    assert not any(button.visible for button in widget.buttons.values())
+    widget.buttons["stop"].clicks += 1
+    assert sink.sent == []
+    assert "viewer 'alice' may not stop job" in html.unescape(widget.feedback.object)
+    record = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[0])
+    assert (record["user"], record["action"], record["outcome"]) == (
+        "alice",
+        "stop_job",
+        "refused",
+    )
+    widget.buttons["remove"].clicks += 1
+    assert not service.is_removed(job("b", 2))
+    assert "viewer 'alice' may not remove jobs" in html.unescape(widget.feedback.object)
+
+
+def test_operator_actions_are_sent_in_the_sessions_name(
+    service, sink, clock, backend, tmp_path
+):
+    audit = AuditLog(tmp_path / "audit.jsonl", clock)
+    bob = Actor("bob", Role.operator)
+    widget = JobStatusWidget(
+        service, JobController(sink, audit=audit), clock, actor=bob
+    )
+    backend.beat(job())
+    widget.refresh()
+    widget.select([job()])
+    widget.buttons["stop"].clicks += 1
+    assert len(sink.sent) == 1
+    (line,) = (tmp_path / "audit.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert (record["user"], record["outcome"]) == ("bob", "sent")
 
 
 def test_controller_refusal_is_reported_even_if_the_widget_was_not_told(

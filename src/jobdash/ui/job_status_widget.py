@@ -34,7 +34,6 @@ browser through Tabulator's escaping ``plaintext`` formatter or ``<%- %>``
 from __future__ import annotations
 
 import html
-import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -49,14 +48,11 @@ from jobdash.assets import asset
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
-from jobdash.services.access import ReadOnlyError
+from jobdash.services.access import Actor, PermissionDeniedError
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobRow, JobService
-from jobdash.transport.command_sink import CommandSendError
 
 __all__ = ["STALE_FILTER", "JobStatusWidget", "first_line", "format_utc"]
-
-_logger = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 
@@ -246,12 +242,18 @@ class JobStatusWidget(pn.viewable.Viewer):
     job_service
         The shared job model (read through immutable snapshots).
     controller
-        Sends stop/reset; it refuses on its own when read-only.
+        Sends stop/reset, and decides on the server whether this session's
+        actor may (it refuses and audits otherwise).
     clock
         "Now" for ages (the same clock the services use).
     read_only
-        Hide and disable the actions (cosmetic: the controller enforces it,
-        and this widget refuses Remove on its own).
+        Hide and disable the actions. Hiding is cosmetic: stop/reset are
+        refused by the controller, Remove by this widget, whatever the
+        browser sends.
+    actor
+        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``);
+        passed with every stop/reset. A viewer sees no actions, as if
+        read-only. Default: :meth:`Actor.system`.
     page_size
         Rows per page of the remotely paginated table.
     no_data_after
@@ -266,6 +268,7 @@ class JobStatusWidget(pn.viewable.Viewer):
         clock: Clock,
         *,
         read_only: bool = False,
+        actor: Actor | None = None,
         page_size: int = 50,
         no_data_after: float | None = 30.0,
     ) -> None:
@@ -273,7 +276,9 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._service = job_service
         self._controller = controller
         self._clock = clock
+        self._actor = actor if actor is not None else Actor.system()
         self._read_only = read_only
+        self._may_act = not read_only and self._actor.is_operator
         self._no_data_ns = None if no_data_after is None else round(no_data_after * _NS)
         self._version = -1
         # Beyond this many changed rows, one full update is cheaper than a
@@ -359,7 +364,7 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._reset.on_click(self._on_reset)
         self._remove.on_click(self._on_remove)
         for button in (self._stop, self._reset, self._remove):
-            button.visible = not read_only
+            button.visible = self._may_act
         self._feedback = pn.pane.HTML(
             "", css_classes=["jd-job-feedback"], stylesheets=[css], margin=(0, 5)
         )
@@ -639,7 +644,7 @@ class JobStatusWidget(pn.viewable.Viewer):
         selected = self._selected()
         running = [s for s in selected if s.row.status.state is not JobState.stopped]
         stopped = len(selected) - len(running)
-        enabled = not self._read_only
+        enabled = self._may_act
         self._stop.label = f"Stop ({len(running)})" if running else "Stop"
         self._reset.label = f"Reset ({len(running)})" if running else "Reset"
         self._remove.label = f"Remove ({stopped})" if stopped else "Remove"
@@ -662,19 +667,15 @@ class JobStatusWidget(pn.viewable.Viewer):
         ]
         if not targets:
             return
-        if self._read_only:
-            self._say(f"{verb} refused: this dashboard is read-only.")
-            return
+        # No check here: the controller refuses (and audits the refusal) if
+        # this actor may not act, even when the browser forged the click.
         sent = failed = 0
         for row in targets:
             try:
-                ok = send(row.job_id, row.status.workflow_id)
-            except ReadOnlyError:
-                self._say(f"{verb} refused: this dashboard is read-only.")
+                ok = send(row.job_id, row.status.workflow_id, actor=self._actor)
+            except PermissionDeniedError as exc:
+                self._say(f"{verb} refused: {exc}")
                 return
-            except CommandSendError as exc:  # a sink that raises instead of reporting
-                _logger.warning("%s of %s failed: %s", verb, row.job_id, exc)
-                ok = False
             sent += ok
             failed += not ok
         text = f"{verb} sent for {_jobs(sent)}."
@@ -683,8 +684,15 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._say(text)
 
     def _on_remove(self, _: object = None) -> None:
-        if self._read_only:
-            self._say("Remove refused: this dashboard is read-only.")
+        if not self._may_act:
+            # Removal changes every session's table: not for viewers either.
+            actor = self._actor
+            reason = (
+                "this dashboard is read-only"
+                if self._read_only
+                else f"{actor.role.value} {actor.name!r} may not remove jobs"
+            )
+            self._say(f"Remove refused: {reason}.")
             return
         removed = 0
         for shown in self._selected():
