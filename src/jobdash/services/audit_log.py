@@ -14,7 +14,10 @@ command is appended later, on a line with the same ``message_id``:
 ``acknowledged``, ``failed: <backend message>`` or ``no_response``
 (``PendingCommandTracker`` reports these). Those later lines repeat the user,
 role, action, workflow and job of the command when it is among the last
-``memo_size`` commands recorded; otherwise those fields are ``null``.
+``memo_size`` commands recorded; otherwise those fields are ``null``. (The
+``sent`` line is written once ``send()`` returns, so an in-process backend that
+answers inside ``send()`` gets its answer logged first, without the user; the
+Kafka sink and the simulated backend answer later.)
 
 The audit log must never take the dashboard down: a file that cannot be
 written is reported once (``logging.ERROR``), the lines are counted as
