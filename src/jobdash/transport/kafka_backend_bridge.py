@@ -105,7 +105,9 @@ class KafkaBackendBridge:
         Bootstrap servers, topic prefix, instrument and librdkafka
         pass-through; ``command_timeout`` bounds each delivery.
     clock
-        Where the commands consumer starts reading (the bridge's start time).
+        The wall clock (``SystemClock`` outside tests): the commands consumer
+        reads commands produced from the bridge's start on. The backend may
+        run on a clock of its own (a ``ManualClock`` in tests).
     poll_timeout
         Seconds each thread waits per poll; bounds how long ``stop`` takes.
     flush_timeout

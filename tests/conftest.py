@@ -1,34 +1,51 @@
-"""Fixtures for the Kafka transport tests: a mock Kafka cluster, kcat, settings.
+"""Fixtures shared by every test directory: librdkafka's mock cluster and friends.
 
-``kafka_cluster`` (session) is librdkafka's mock cluster in a helper process
-(see ``kafka_cluster.py``), shared by tests that only produce and consume;
-each test gets topics of its own through a unique topic prefix.
-``outage_cluster`` is a private one for tests that take the broker down.
-Both are always reaped, whatever the test outcome.
+The Kafka test helpers live in ``tests/transport/`` (``kafka_cluster.py``,
+``tcp_proxy.py``, ``kcat_client.py``, ``wait_until.py``; see
+``docs/decisions/0001-kafka-outage-testing.md``). This file puts that
+directory on ``sys.path``, so tests anywhere import them by the same module
+names as the transport tests do (one module object each), and defines the
+fixtures over them:
+
+``kafka_cluster`` (session)
+    The mock cluster in a helper process, shared by tests that only produce
+    and consume; every test gets topics of its own through a unique prefix.
+``outage_cluster``
+    A private cluster, for tests that take the broker down.
+``make_kafka_settings`` / ``kafka_settings``
+    ``Settings`` on a cluster with this test's own topic prefix and
+    :data:`FAST_KAFKA` timings.
+``make_producer``, ``kcat``
+    A plain producer playing a backend; Debian's ``kcat``.
+``jobdash_simulate``
+    ``jobdash simulate`` as a subprocess (see ``kafka_processes.py``).
+
+Every cluster and process is reaped, whatever the test outcome.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
-from kafka_cluster import MockKafkaCluster
 
-from jobdash.settings import Settings, TransportKind
+_TRANSPORT_HELPERS = str(Path(__file__).resolve().parent / "transport")
+if _TRANSPORT_HELPERS not in sys.path:
+    sys.path.insert(0, _TRANSPORT_HELPERS)
 
-#: librdkafka settings that make outages and recoveries visible within a
-#: second instead of the production defaults' several seconds.
-FAST_KAFKA: dict[str, Any] = {
-    "reconnect.backoff.ms": 50,
-    "reconnect.backoff.max.ms": 200,
-    "statistics.interval.ms": 100,
-    "topic.metadata.refresh.interval.ms": 1000,
-}
+from confluent_kafka import Producer  # noqa: E402
+from kafka_cluster import MockKafkaCluster  # noqa: E402
+
+from jobdash.settings import Settings, TransportKind  # noqa: E402
+from kafka_processes import FAST_KAFKA, SimulatorProcess, start_simulator  # noqa: E402
+
+__all__ = ["FAST_KAFKA"]
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +132,25 @@ def make_producer() -> Iterator[ProducerFactory]:
     # Destroying the handles now stops their reconnect attempts (and logs)
     # before the next test starts.
     producers.clear()
+
+
+@pytest.fixture
+def jobdash_simulate(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., SimulatorProcess]]:
+    """Factory: ``jobdash_simulate(settings, "--seed", "3")`` → a ready simulator.
+
+    Runs ``jobdash simulate`` on the settings' cluster and topics, waits for
+    its ready line, and stops it (SIGTERM, expecting exit 0) after the test.
+    """
+    started: list[SimulatorProcess] = []
+
+    def start(settings: Settings, *flags: str) -> SimulatorProcess:
+        workdir = tmp_path_factory.mktemp("jobdash-simulate")
+        process = start_simulator(settings, workdir, *flags)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
