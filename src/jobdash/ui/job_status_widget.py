@@ -37,7 +37,7 @@ import html
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -213,25 +213,28 @@ def _same_display(old: JobRow, new: JobRow) -> bool:
     )
 
 
-class _Shown(NamedTuple):
-    """What the table shows for one job: the row it was computed from."""
+class _Shown:
+    """What the table shows for one job, and the latest row it stands for.
 
-    row: JobRow
-    cells: tuple[Any, ...]
-    search: str  # casefolded source, workflow and full messages
+    ``row`` is replaced in place by rows that display the same (a heartbeat
+    moves only the receipt time); ``cells`` and ``search`` never change.
+    """
 
+    __slots__ = ("cells", "row", "search")
 
-def _shown(row: JobRow) -> _Shown:
-    status = row.status
-    search = "\n".join(
-        (
-            row.job_id.source_name,
-            str(status.workflow_id),
-            status.error_message or "",
-            status.warning_message or "",
-        )
-    ).casefold()
-    return _Shown(row, _status_cells(row), search)
+    def __init__(self, row: JobRow) -> None:
+        status = row.status
+        self.row = row
+        self.cells = _status_cells(row)
+        # Casefolded source, workflow and full messages, for the text filter.
+        self.search = "\n".join(
+            (
+                row.job_id.source_name,
+                str(status.workflow_id),
+                status.error_message or "",
+                status.warning_message or "",
+            )
+        ).casefold()
 
 
 class JobStatusWidget(pn.viewable.Viewer):
@@ -462,15 +465,17 @@ class JobStatusWidget(pn.viewable.Viewer):
         shown: dict[str, _Shown] = {}
         changed: list[str] = []
         keys = self._keys
+        # Per job and per version change: keep this loop lean (1,000+ jobs).
         for row in rows:
             key = keys.get(row.job_id)
             if key is None:
                 key = keys[row.job_id] = str(row.job_id)
             old = previous.get(key)
             if old is not None and _same_display(old.row, row):
-                shown[key] = old._replace(row=row)
+                old.row = row
+                shown[key] = old
             else:
-                shown[key] = _shown(row)
+                shown[key] = _Shown(row)
                 if old is not None:
                     changed.append(key)
         self._shown = shown
