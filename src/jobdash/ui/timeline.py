@@ -375,6 +375,8 @@ class TimelineView(pn.viewable.Viewer):
         handles = plot.handles
         if any(t.figure is handles["plot"] for t in self._targets):
             return
+        # Forget plots that were taken out of their document (re-rendered).
+        self._targets = [t for t in self._targets if t.figure.document is not None]
         self._targets.append(_Target(handles))
         # Re-lay everything out, so the new plot starts from the full state
         # (the others get the same data again; this happens once per render).
