@@ -53,6 +53,8 @@ _log = logging.getLogger(__name__)
 _NS_PER_MS = 1_000_000
 #: Seconds to wait for room in librdkafka's queue before dropping a message.
 _QUEUE_FULL_WAIT_S = 1.0
+#: Seconds to wait for the metadata of a topic at start (creating it).
+_METADATA_TIMEOUT_S = 3.0
 
 
 class SimulatedService(Protocol):
@@ -323,7 +325,7 @@ class KafkaBackendBridge:
         for topic in (self._commands_topic, *self._topics.values()):
             try:
                 metadata = producer.list_topics(
-                    topic=topic, timeout=self._flush_timeout
+                    topic=topic, timeout=_METADATA_TIMEOUT_S
                 )
             except KafkaException as exc:
                 # The broker is not reachable yet: the clients keep trying by
