@@ -20,6 +20,7 @@ from workflow_rig import (
 )
 
 from jobdash.domain.job_state import JobState
+from jobdash.domain.workflow_status import WorkflowAggregate
 from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.ui.workflow_widget import WorkflowWidget
 
@@ -72,9 +73,11 @@ def test_one_card_per_catalogued_workflow_in_catalogue_order(rig):
     layout = widget.__panel__()
 
     assert layout.css_classes == ["jd-workflow-widget"]
-    assert list(widget.cards) == rig.catalogue.workflow_ids
-    assert layout.objects == [card.__panel__() for card in widget.cards.values()]
-    assert [card.css_classes for card in layout.objects] == [
+    assert widget.toolbar is None  # six workflows fit on one page
+    assert widget.shown == list(widget.cards) == rig.catalogue.workflow_ids
+    (box,) = layout.objects
+    assert box.objects == [card.__panel__() for card in widget.cards.values()]
+    assert [card.css_classes for card in box.objects] == [
         ["jd-workflow-card", name]
         for name in [
             "jd-wf-detector_view",
@@ -94,7 +97,8 @@ def test_the_view_renders_into_a_bokeh_document(rig):
     model = widget.__panel__().get_root(Document())
 
     assert "jd-workflow-widget" in model.css_classes
-    cards = model.children["flex-item"]  # FlexBox is a ReactiveHTML
+    (box,) = model.children
+    cards = box.children["flex-item"]  # FlexBox is a ReactiveHTML
     assert [card.css_classes[-2:] for card in cards][:2] == [
         ["jd-workflow-card", "jd-wf-detector_view"],
         ["jd-workflow-card", "jd-wf-monitor_histogram"],
@@ -297,22 +301,106 @@ def big_catalogue(n: int) -> WorkflowCatalogue:
     )
 
 
-def test_a_large_catalogue_builds_headers_only_and_refreshes_only_what_changed():
+def test_a_large_catalogue_builds_only_the_cards_of_the_first_page():
     catalogue = big_catalogue(300)
     rig = Rig(catalogue=catalogue)
     wids = catalogue.workflow_ids
-    for wid in wids[:3]:
+    for wid in (wids[1], wids[2], wids[200]):
         rig.commit(wid, ("a", "b"))
-    widget = make_widget(rig)
+
+    widget = make_widget(rig, page_size=24)
+
+    assert widget.shown == wids[:24]
+    assert list(widget.cards) == wids[:24]
+    assert [wid for wid, card in widget.cards.items() if card.body_built] == wids[1:3]
+    assert widget.toolbar is not None
+    assert widget.toolbar.page_text == "Page 1 of 13 · 300 match"
+    assert "300 workflows: PENDING 3 STOPPED 297" in text_of(
+        widget.toolbar._summary.object
+    )
+
+
+def test_a_large_catalogue_refreshes_only_the_shown_card_that_changed():
+    catalogue = big_catalogue(300)
+    rig = Rig(catalogue=catalogue)
+    wids = catalogue.workflow_ids
+    for wid in (wids[1], wids[2], wids[200]):
+        rig.commit(wid, ("a", "b"))
+    widget = make_widget(rig, page_size=24)
     events = PaneEvents(widget)
 
-    assert [wid for wid, card in widget.cards.items() if card.body_built] == wids[:3]
-
     rig.beat(wids[1])
+    rig.beat(wids[200])  # not shown: only counted
     widget.refresh()
 
     assert set(events.counts) == {wids[1].name}
     assert badge(widget, wids[1]) == "ACTIVE 2/2"
+    assert wids[200] not in widget.cards
+    assert widget.pager.counts()[WorkflowAggregate.ACTIVE] == 2
+
+
+def test_paging_shows_later_workflows_up_to_date_and_keeps_built_cards(rig):
+    catalogue = big_catalogue(30)
+    rig = Rig(catalogue=catalogue)
+    wids = catalogue.workflow_ids
+    widget = make_widget(rig, page_size=10)
+    first = widget.card(wids[0])
+    rig.commit(wids[25], ("a",))
+    rig.beat(wids[25])
+    widget.refresh()
+
+    click(widget.toolbar.next_button)
+    click(widget.toolbar.next_button)
+
+    assert widget.shown == wids[20:30]
+    assert badge(widget, wids[25]) == "ACTIVE 1/1"
+    assert widget.toolbar.next_button.disabled
+    assert widget.toolbar.page_text == "Page 3 of 3 · 30 match"
+
+    click(widget.toolbar.previous_button)
+    click(widget.toolbar.previous_button)
+
+    assert widget.shown == wids[:10]
+    assert widget.card(wids[0]) is first
+
+
+def test_needs_attention_filter_follows_workflows_into_and_out_of_trouble():
+    catalogue = big_catalogue(30)
+    rig = Rig(catalogue=catalogue)
+    wids = catalogue.workflow_ids
+    for wid in (wids[3], wids[17]):
+        rig.commit(wid, ("a",))
+        rig.beat(wid)
+    widget = make_widget(rig, page_size=10)
+
+    widget.toolbar.filter_select.value = "Needs attention"
+    assert widget.shown == []
+    assert widget.toolbar.page_text == "no workflow matches"
+
+    rig.beat(wids[17], state=JobState.error, error_message="boom")
+    widget.refresh()
+    assert widget.shown == [wids[17]]
+    assert badge(widget, wids[17]) == "ERROR 1/1"
+
+    rig.beat(wids[17])
+    widget.refresh()
+    assert widget.shown == []
+
+
+def test_search_matches_title_or_id_case_insensitively():
+    catalogue = big_catalogue(30)
+    rig = Rig(catalogue=catalogue)
+    widget = make_widget(rig, page_size=10)
+
+    widget.toolbar.search_input.value = "WORKFLOW 2"
+
+    assert [wid.name for wid in widget.shown] == ["wf0002"] + [
+        f"wf{i:04d}" for i in range(20, 29)
+    ]
+
+    widget.toolbar.search_input.value = "wf0029"
+
+    assert [wid.name for wid in widget.shown] == ["wf0029"]
 
 
 def test_heartbeat_ages_stay_current_though_repeated_heartbeats_bump_no_version(rig):

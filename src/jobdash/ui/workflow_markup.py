@@ -18,7 +18,7 @@ from html import escape
 
 from jobdash.domain.ids import JobId, JobNumber
 from jobdash.domain.job_state import JobState
-from jobdash.domain.workflow_status import AggregateStatus
+from jobdash.domain.workflow_status import AggregateStatus, WorkflowAggregate
 from jobdash.services.snapshots import JobSetSnapshot, JobSnapshot
 from jobdash.services.workflow_catalogue import WorkflowSpec
 
@@ -32,6 +32,7 @@ __all__ = [
     "meta_html",
     "short_number",
     "status_html",
+    "summary_html",
     "title_html",
 ]
 
@@ -290,3 +291,19 @@ def message_html(current: JobSetSnapshot | None) -> str:
         f'<details class="{classes}"><summary>{escape(summary)}</summary>'
         f'<pre class="jd-message-full">{escape(whole)}</pre></details>'
     )
+
+
+def summary_html(counts: Mapping[WorkflowAggregate, int], total: int) -> str:
+    """How many workflows are in each aggregate, most urgent first.
+
+    ``6 workflows: ERROR 1 · ACTIVE 2 · STOPPED 3``, each count a coloured pill
+    with its name written out.
+    """
+    pills = " ".join(
+        f'<span class="jd-state jd-state-{aggregate.value.lower()}">'
+        f"{aggregate.value} {counts[aggregate]}</span>"
+        for aggregate in WorkflowAggregate
+        if counts.get(aggregate)
+    )
+    noun = "workflow" if total == 1 else "workflows"
+    return f'<span class="jd-wf-summary">{total} {noun}: {pills}</span>'
