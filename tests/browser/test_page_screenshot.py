@@ -34,6 +34,7 @@ def test_screenshot_of_the_idle_page(
 ) -> None:
     open_dashboard(page, serve_jobdash(frozen_clock=True))
     expect(page.locator(".jd-chip-clock")).to_have_text(FROZEN_CLOCK_TEXT)
+    expect(page.locator(".jd-chip-workers")).to_have_text("2 workers")
     expect(page.locator(".jd-workflow-card")).to_have_count(6)
     expect(page.locator(".jd-status-badge").first).to_have_text("STOPPED")
     assert_screenshot(page, "page-idle", mask=dynamic_regions(page))
@@ -46,6 +47,7 @@ def test_screenshot_of_a_page_in_trouble(
 ) -> None:
     open_dashboard(page, serve_jobdash(frozen_clock=True, scenario="chaos", seed=3))
     expect(page.locator(".jd-chip-clock")).to_have_text(FROZEN_CLOCK_TEXT)
+    expect(page.locator(".jd-chip-workers")).to_have_text("2 workers")
     badges = page.locator(".jd-status-badge")
     expect(badges.nth(0)).to_have_text("WARNING 1/4")
     expect(badges.nth(1)).to_have_text("ERROR 1/2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jobdash.domain.clock import ManualClock
+from jobdash.services.worker_registry import WorkerInfo
 from jobdash.transport.ingestion import IngestionStats
 from jobdash.transport.kafka_health import ConnectionState, KafkaHealthSnapshot
 from jobdash.ui.header import (
@@ -13,6 +14,7 @@ from jobdash.ui.header import (
     ingestion_chip,
     kafka_chip,
     render_chips,
+    workers_chip,
 )
 
 NOW = 1_764_417_600_000_000_000
@@ -127,3 +129,42 @@ def test_header_rerenders_only_every_nth_tick() -> None:
         assert "12:00:00 UTC" in pane.object
     header.refresh()
     assert "12:00:05 UTC" in pane.object
+
+
+def worker(n: int, *, stale: bool = False, error: str | None = None) -> WorkerInfo:
+    return WorkerInfo(
+        f"dream/data_reduction/worker-{n}",
+        "data_reduction",
+        f"worker-{n}",
+        "running",
+        NOW,
+        1,
+        error,
+        stale,
+    )
+
+
+def test_workers_chip_counts_silent_and_failing_workers() -> None:
+    healthy = workers_chip([worker(0), worker(1)])
+    assert (healthy.text, healthy.health) == ("2 workers", Health.ok)
+    partial = workers_chip([worker(0, stale=True), worker(1, error="disk full")])
+    assert (partial.text, partial.health) == (
+        "2 workers · 1 silent · 1 failing",
+        Health.warn,
+    )
+    assert "dream/data_reduction/worker-0: silent" in partial.title
+    assert "worker-1: running (disk full)" in partial.title
+    dead = workers_chip([worker(0, stale=True)])
+    assert (dead.text, dead.health) == ("1 worker · 1 silent", Health.bad)
+    none = workers_chip([])
+    assert (none.text, none.health) == ("no workers heard", Health.bad)
+
+
+def test_header_shows_the_workers_chip_when_given_a_registry() -> None:
+    header = PageHeader(
+        ManualClock(NOW),
+        lambda: stats(),
+        stale_after=6.0,
+        workers=lambda: [worker(0)],
+    )
+    assert "jd-chip-workers jd-chip-ok" in header.render()

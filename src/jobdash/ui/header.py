@@ -1,5 +1,5 @@
 # mypy: untyped-calls-exclude=panel
-"""The header bar's status strip: transport, ingestion health, read-only, clock.
+"""The header bar's status strip: transport, ingestion, workers, read-only, clock.
 
 The operator glances here to know whether the page can be trusted: is the
 transport connected, are heartbeats still arriving, what time the dashboard
@@ -11,7 +11,7 @@ Kafka health snapshot, the injected clock) and re-rendered at most once per
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,6 +30,7 @@ __all__ = [
     "ingestion_chip",
     "kafka_chip",
     "render_chips",
+    "workers_chip",
 ]
 
 
@@ -138,6 +139,50 @@ def ingestion_chip(stats: IngestionReading, now_ns: int, stale_after: float) -> 
     return Chip("ingestion", "", " · ".join(parts), health, details)
 
 
+class WorkerReading(Protocol):
+    """The fields of ``WorkerInfo`` the header reads."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def stale(self) -> bool: ...
+
+
+def workers_chip(workers: Sequence[WorkerReading]) -> Chip:
+    """Describe the backend workers heard from: how many, how many silent.
+
+    Red when none is heard (or all went silent), amber when some did or one
+    reports an error, green otherwise. The tooltip lists each worker.
+    """
+    total = len(workers)
+    silent = sum(1 for worker in workers if worker.stale)
+    failing = sum(1 for worker in workers if worker.error)
+    title = "\n".join(
+        f"{w.key}: {'silent' if w.stale else w.state}"
+        + (f" ({w.error})" if w.error else "")
+        for w in workers
+    )
+    if total == 0:
+        return Chip(
+            "workers", "", "no workers heard", Health.bad, "No service heartbeat yet"
+        )
+    text = f"{total} worker{'s' if total != 1 else ''}"
+    if silent:
+        text += f" · {silent} silent"
+    if failing:
+        text += f" · {failing} failing"
+    health = Health.ok
+    if silent == total:
+        health = Health.bad
+    elif silent or failing:
+        health = Health.warn
+    return Chip("workers", "", text, health, title)
+
+
 def kafka_chip(snapshot: Any) -> Chip:
     """Describe a ``KafkaHealthSnapshot``: address, connection state, lag."""
     state = str(getattr(snapshot.state, "value", snapshot.state))
@@ -180,6 +225,9 @@ class PageHeader(pn.viewable.Viewer):
         The dashboard's clock (shown as UTC; also ages the last message).
     ingestion_stats
         Returns the ingestion thread's current ``IngestionStats``.
+    workers
+        Returns the backend workers heard from (``WorkerRegistry.workers``);
+        ``None`` shows no workers chip.
     stale_after
         Seconds without any message before the ingestion chip turns amber.
     kafka_health
@@ -199,6 +247,7 @@ class PageHeader(pn.viewable.Viewer):
         ingestion_stats: Callable[[], IngestionReading],
         *,
         stale_after: float,
+        workers: Callable[[], Sequence[WorkerReading]] | None = None,
         kafka_health: Callable[[], Any] | None = None,
         transport_label: str = "SIMULATED",
         read_only: bool = False,
@@ -208,6 +257,7 @@ class PageHeader(pn.viewable.Viewer):
         self._clock = clock
         self._stats = ingestion_stats
         self._stale_after = stale_after
+        self._workers = workers
         self._kafka_health = kafka_health
         self._transport_label = transport_label
         self._read_only = read_only
@@ -246,6 +296,8 @@ class PageHeader(pn.viewable.Viewer):
                 )
             )
         chips.append(ingestion_chip(self._stats(), now, self._stale_after))
+        if self._workers is not None:
+            chips.append(workers_chip(self._workers()))
         stamp = datetime.fromtimestamp(now / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
         chips.append(Chip("clock", "", f"{stamp} UTC", title="Dashboard clock (UTC)"))
         return chips

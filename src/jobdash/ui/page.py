@@ -100,6 +100,7 @@ class DashboardPage:
             clock,
             services.ingestion.stats,
             stale_after=settings.effective_stale_after,
+            workers=services.worker_registry.workers,
             kafka_health=kafka_health.snapshot if kafka_health is not None else None,
             read_only=read_only,
             update_every=refresh_hz,
