@@ -202,14 +202,29 @@ def dashboard_time(page: Page) -> datetime:
     return datetime.strptime(text, _CLOCK_FORMAT)
 
 
-def step_clock(page: Page, seconds: int) -> None:
+def step_clock(page: Page, seconds: int, *, received: bool = False) -> None:
     """Advance a frozen clock with the Simulator's step button (1, 5 or 30 s),
-    and wait until the header shows the new time."""
+    and wait until the header shows the new time.
+
+    ``received``: also wait until the ingestion thread has received messages
+    stamped with the new time ("last 0.0 s ago"). The simulated backend runs
+    what fell due when it is polled, at the time of the poll; a scenario that
+    must replay exactly (a seeded random backend) therefore lets each step be
+    polled before taking the next. Only when the step is known to produce
+    messages (any step of 1 s while jobs are active: they publish data every
+    second).
+    """
     open_simulator(page)
     before = dashboard_time(page)
     page.locator(f".jd-sim-step-{seconds} button").click()
     after = (before + timedelta(seconds=seconds)).strftime(_CLOCK_FORMAT)
     expect(page.locator(".jd-chip-clock")).to_have_text(after, timeout=STATE_TIMEOUT)
+    if received:
+        # The header renders both chips at once: with the new time shown, a
+        # zero age means a message came at the new time.
+        expect(page.locator(".jd-chip-ingestion")).to_contain_text(
+            "last 0.0 s ago", timeout=STATE_TIMEOUT
+        )
 
 
 # --- header, notifications, toasts --------------------------------------------------------
@@ -297,7 +312,8 @@ def timeline_tooltip(page: Page, lane: str) -> Locator:
     )
     point: dict[str, Any] = handle.json_value()
     page.mouse.move(point["x"], point["y"])
-    tooltip = page.locator(".jd-timeline .bk-Tooltip").filter(has_text="Message")
+    # Bokeh shows the tooltip as a popover of the plot (the only one with hover).
+    tooltip = page.locator(".bk-Tooltip").filter(has_text="Message")
     expect(tooltip).to_be_visible(timeout=STATE_TIMEOUT)
     return tooltip
 

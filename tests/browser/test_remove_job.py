@@ -1,0 +1,89 @@
+"""Removing a stopped job from the legacy table: it stays gone, even when a
+late heartbeat of it arrives afterwards.
+
+The backend runs the ``flaky`` scenario (heartbeats duplicated or delivered up
+to 1.5 intervals late) on a frozen clock with seed 13, which replays exactly:
+the Beam monitors are active after two 1-s steps; monitor_cave, stopped from
+the table, reports ``stopped`` two steps later and is removed then; one step
+after the removal a late copy of its last ``active`` heartbeat (stamped a
+second before its ``stopped`` one) arrives. Without the removed-id filter that
+copy would bring the row back as ``active``. (Each step waits until the
+ingestion thread has polled it, so the browser run replays the same sequence
+as an in-process run of the same steps.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from harness import JobdashServer
+from playwright.sync_api import Page, expect
+from scenario_helpers import (
+    STATE_TIMEOUT,
+    badge,
+    job_rows,
+    job_state,
+    messages_received,
+    start_workflow,
+    step_clock,
+    wait_for_more_messages,
+    workflow_card,
+)
+
+pytestmark = pytest.mark.browser
+
+WORKFLOW = "monitor_histogram"
+WORKFLOW_ID = "dream/monitor_histogram/1"
+
+
+@pytest.fixture
+def dashboard_server(serve_jobdash: Callable[..., JobdashServer]) -> JobdashServer:
+    return serve_jobdash(frozen_clock=True, scenario="flaky", seed=13)
+
+
+def test_a_removed_job_does_not_come_back_on_a_late_heartbeat(dashboard: Page) -> None:
+    page = dashboard
+    toolbar = page.locator(".jd-job-status-widget .jd-job-toolbar")
+    start_workflow(page, WORKFLOW)
+    step_clock(page, 1, received=True)
+    step_clock(page, 1, received=True)
+    expect(badge(page, WORKFLOW)).to_have_text(
+        re.compile(r"^ACTIVE 2/2"), timeout=STATE_TIMEOUT
+    )
+
+    cave = job_rows(page, "monitor_cave", WORKFLOW_ID)
+    cave.locator('input[type="checkbox"]').check()
+    stop = toolbar.locator(".jd-stop button")
+    expect(stop).to_have_text("Stop (1)", timeout=STATE_TIMEOUT)
+    stop.click()
+    expect(page.locator(".jd-job-feedback")).to_have_text(
+        "Stop sent for 1 job.", timeout=STATE_TIMEOUT
+    )
+    step_clock(page, 1, received=True)
+    step_clock(page, 1, received=True)
+    expect(job_state(cave)).to_have_text("stopped", timeout=STATE_TIMEOUT)
+
+    remove = toolbar.locator(".jd-remove button")
+    expect(remove).to_have_text("Remove (1)", timeout=STATE_TIMEOUT)
+    remove.click()
+    expect(page.locator(".jd-job-feedback")).to_have_text(
+        "Removed 1 job from the view.", timeout=STATE_TIMEOUT
+    )
+    expect(cave).to_have_count(0, timeout=STATE_TIMEOUT)
+
+    # The late copy comes with the next step; two more steps make sure the
+    # table has shown everything routed up to then.
+    for _ in range(3):
+        count = messages_received(page)
+        step_clock(page, 1, received=True)
+        wait_for_more_messages(page, than=count)
+    expect(cave).to_have_count(0)
+    bunker = job_rows(page, "monitor_bunker", WORKFLOW_ID)
+    expect(job_state(bunker)).to_have_text("active")
+    # Remove is local to the job table: the workflow card still shows the job.
+    chip = workflow_card(page, WORKFLOW).locator(
+        ".jd-source-chip", has_text="monitor_cave"
+    )
+    expect(chip.locator(".jd-chip-state")).to_have_text("stopped")
