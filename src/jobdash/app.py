@@ -19,10 +19,13 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobdash.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
+from jobdash.services.access import AccessPolicy
+from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.config_store import ConfigStore
 from jobdash.services.data_service import DataService
@@ -107,6 +110,11 @@ class Services:
         also ``source`` and ``sink``), else ``None``.
     kafka_health
         Connection health of the Kafka transport, else ``None``.
+    policy
+        Who may act: each session asks it for its actor
+        (``policy.actor_for(pn.state.user)``).
+    audit
+        The audit trail of commands, shared by every action service.
     """
 
     settings: Settings
@@ -127,6 +135,8 @@ class Services:
     ingestion: IngestionThread
     simulator: SimulatedBackend | None = None
     kafka_health: KafkaHealth | None = None
+    policy: AccessPolicy = field(default_factory=AccessPolicy)
+    audit: AuditLog | None = None
 
     @property
     def manual_clock(self) -> ManualClock | None:
@@ -166,6 +176,11 @@ def make_clock(settings: Settings) -> Clock:
     if settings.clock_speed != 1:
         return ScaledClock(settings.clock_speed)
     return SystemClock()
+
+
+def audit_path(settings: Settings) -> Path:
+    """The audit trail file: ``<config_dir>/<instrument>-audit.jsonl``."""
+    return settings.config_dir / f"{settings.instrument}-audit.jsonl"
 
 
 def load_catalogue(settings: Settings) -> WorkflowCatalogue:
@@ -218,9 +233,11 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
     stale_after = settings.effective_stale_after
     read_only = settings.read_only
 
+    policy = AccessPolicy(read_only=read_only)
+    audit = AuditLog(audit_path(settings), clock)
     notifications = NotificationLog(clock)
     tracker = PendingCommandTracker(
-        clock, notifications, timeout=settings.command_timeout
+        clock, notifications, timeout=settings.command_timeout, audit=audit
     )
     data_service = DataService(clock)
     job_service = (
@@ -255,8 +272,12 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         tracker=tracker,
         stale_after=stale_after,
         read_only=read_only,
+        policy=policy,
+        audit=audit,
     )
-    job_controller = JobController(sink, tracker=tracker, read_only=read_only)
+    job_controller = JobController(
+        sink, tracker=tracker, read_only=read_only, policy=policy, audit=audit
+    )
     status_history = StatusHistory(clock, stale_after=stale_after)
     router = Orchestrator(
         job_service=job_service,
@@ -290,6 +311,8 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         ingestion=ingestion,
         simulator=simulator,
         kafka_health=kafka_health,
+        policy=policy,
+        audit=audit,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -107,8 +108,28 @@ def test_phase_two_wiring_has_no_job_service(settings: Settings) -> None:
 def test_read_only_reaches_the_action_services(tmp_path: Path) -> None:
     services = build_services(Settings(config_dir=tmp_path, read_only=True))
     assert services.job_controller.read_only
+    assert services.policy.read_only
     with pytest.raises(ReadOnlyError):
         services.job_orchestrator.commit_workflow(DETECTOR_VIEW)
+
+
+def test_actions_are_audited_in_the_config_dir(settings: Settings) -> None:
+    services = build_services(settings)
+    assert services.audit is not None
+    assert services.audit.path == settings.config_dir / "dream-audit.jsonl"
+    actor = services.policy.actor_for(None)
+    assert actor.is_operator
+    services.job_orchestrator.stage_config(
+        DETECTOR_VIEW, "mantle_detector", {}, actor=actor
+    )
+    services.job_orchestrator.commit_workflow(DETECTOR_VIEW, actor=actor)
+    (line,) = services.audit.path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(line)
+    assert (record["user"], record["action"], record["outcome"]) == (
+        "local",
+        "commit_workflow",
+        "sent",
+    )
 
 
 def test_kafka_transport_is_built_without_connecting(tmp_path: Path) -> None:

@@ -105,6 +105,9 @@ class DashboardPage:
             read_only=read_only,
             update_every=refresh_hz,
         )
+        # Who this session acts as: the web server's user, mapped by the
+        # access policy (without authentication, the local operator).
+        self.actor = services.policy.actor_for(pn.state.user)
         self.jobs: JobStatusWidget | None = None
         if services.job_service is not None:
             self.jobs = JobStatusWidget(
@@ -112,6 +115,7 @@ class DashboardPage:
                 services.job_controller,
                 clock,
                 read_only=read_only,
+                actor=self.actor,
             )
         self.workflows = WorkflowWidget(
             services.job_orchestrator,
