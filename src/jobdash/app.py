@@ -320,6 +320,7 @@ def _kafka_transport(
     settings: Settings, clock: Clock, tracker: PendingCommandTracker
 ) -> tuple[MessageSource, CommandSink, KafkaHealth]:
     try:
+        from jobdash.transport.kafka_config import install_repeated_log_filter
         from jobdash.transport.kafka_health import KafkaHealth
         from jobdash.transport.kafka_sink import KafkaCommandSink
         from jobdash.transport.kafka_source import KafkaMessageSource
@@ -328,6 +329,8 @@ def _kafka_transport(
             f"the Kafka transport is not available in this installation ({exc}); "
             "use the simulated transport or install confluent-kafka"
         ) from None
+    # During an outage librdkafka logs the same lines every few seconds.
+    install_repeated_log_filter(clock)
     health = KafkaHealth(settings.bootstrap_servers, clock)
     source = KafkaMessageSource(settings, clock, health=health)
     sink = KafkaCommandSink(settings, on_failure=tracker.command_failed, health=health)
