@@ -24,6 +24,7 @@ from jobdash.domain.data_result import DataResult
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
+from jobdash.services.access import AccessPolicy, Actor
 from jobdash.ui.workflow_card import WorkflowCard, card_css_name
 
 
@@ -37,6 +38,11 @@ def make_card(rig: Rig, workflow_id=DETECTOR, **options) -> WorkflowCard:
     return WorkflowCard(
         rig.orchestrator, rig.orchestrator.snapshot(workflow_id), rig.clock, **options
     )
+
+
+def rig_actor(rig: Rig, user: str) -> Actor:
+    assert rig.policy is not None
+    return rig.policy.actor_for(user)
 
 
 def refresh(rig: Rig, card: WorkflowCard) -> None:
@@ -473,12 +479,39 @@ def test_a_read_only_refusal_from_the_orchestrator_is_shown_and_notified():
     click(buttons(card)["jd-start"])
 
     assert rig.sink.sent == []
-    assert "read-only" in feedback(card)
-    assert rig.notifications.recent(1)[0].level == "error"
+    assert feedback(card) == "read-only dashboard: 'system' may not stage configs"
+    (note,) = rig.notifications.recent(5)
+    assert note.level == "error"
     assert (
-        "Detector view: this dashboard is read-only"
-        in rig.notifications.recent(1)[0].text
+        note.text
+        == "Detector view: read-only dashboard: 'system' may not stage configs"
     )
+
+
+def test_actions_are_taken_in_the_sessions_actors_name():
+    rig = Rig(policy=AccessPolicy(operators=["olga"]))
+    card = make_card(rig, actor=rig_actor(rig, "olga"))
+    click(card._expand)
+
+    click(buttons(card)["jd-start"])
+
+    assert len(rig.starts()) == 4
+    assert feedback(card).startswith("Started job")
+
+
+def test_a_viewer_gets_disabled_controls_and_a_forged_click_is_refused():
+    rig = Rig(policy=AccessPolicy(operators=["olga"]))
+    card = make_card(rig, actor=rig_actor(rig, "victor"))
+    card.set_expanded(True)
+
+    assert buttons(card)["jd-start"].disabled
+    assert all(w.disabled for w in card.staging.parameter_form.widgets.values())
+
+    click(buttons(card)["jd-start"])  # a browser can send what the UI disabled
+
+    assert rig.sink.sent == []
+    assert feedback(card) == "viewer 'victor' may not stage configs"
+    assert rig.notifications.recent(1)[0].level == "error"
 
 
 def test_read_only_card_disables_every_action_and_input(rig):

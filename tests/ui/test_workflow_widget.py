@@ -21,6 +21,7 @@ from workflow_rig import (
 
 from jobdash.domain.job_state import JobState
 from jobdash.domain.workflow_status import WorkflowAggregate
+from jobdash.services.access import Actor, Role
 from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.ui.workflow_widget import WorkflowWidget
 
@@ -275,6 +276,15 @@ def test_a_read_only_orchestrator_makes_a_read_only_view():
     start = find(card, "jd-start")
 
     assert start.disabled
+
+
+def test_a_viewer_session_gets_read_only_cards(rig):
+    widget = make_widget(rig, actor=Actor("victor", Role.viewer))
+    card = widget.card(DETECTOR)
+    card.set_expanded(True)
+
+    assert find(card, "jd-start").disabled
+    assert card.staging.source_selector.disabled
 
 
 def test_no_data_after_must_be_positive(rig):

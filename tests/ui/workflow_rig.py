@@ -14,6 +14,7 @@ from jobdash.domain.commands import JobCommand, WorkflowConfigCommand
 from jobdash.domain.ids import JobNumber, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
+from jobdash.services.access import AccessPolicy
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
@@ -43,6 +44,7 @@ class Rig:
     sink: InMemoryCommandSink = field(default_factory=InMemoryCommandSink)
     read_only: bool = False
     stale_after: float = 6.0
+    policy: AccessPolicy | None = None
 
     def __post_init__(self) -> None:
         self.orchestrator = JobOrchestrator(
@@ -51,6 +53,7 @@ class Rig:
             self.clock,
             stale_after=self.stale_after,
             read_only=self.read_only,
+            policy=self.policy,
         )
         self.data = DataService(self.clock)
         self.notifications = NotificationLog(self.clock)

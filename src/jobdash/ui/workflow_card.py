@@ -16,7 +16,8 @@ configure (or a refused value must be shown). A catalogue of a thousand idle
 workflows therefore costs a thousand headers.
 
 Actions go to the orchestrator, which validates, sends and tracks them; a
-refusal (``ParameterError``, ``ReadOnlyError``) is shown on the card and added
+refusal (``ParameterError``, ``PermissionDeniedError`` — which includes
+``ReadOnlyError``) is shown on the card and added
 to the notification log. Destructive actions — a restart that stops running
 jobs, a stop — ask first, in an inline bar (never a browser dialog).
 """
@@ -34,7 +35,7 @@ from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.workflow_status import WorkflowAggregate
-from jobdash.services.access import ReadOnlyError
+from jobdash.services.access import Actor, PermissionDeniedError
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
@@ -111,6 +112,10 @@ class WorkflowCard(pn.viewable.Viewer):
         Where refused actions are reported besides the card; optional.
     read_only
         Disable every action control (the orchestrator refuses them anyway).
+    actor
+        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``);
+        passed with every action. A viewer's card is read-only. Default:
+        :meth:`Actor.system`.
     no_data_after
         Seconds an active job may go without data before it is flagged.
 
@@ -127,6 +132,7 @@ class WorkflowCard(pn.viewable.Viewer):
         data_service: DataService | None = None,
         notifications: NotificationLog | None = None,
         read_only: bool = False,
+        actor: Actor | None = None,
         no_data_after: float = 30.0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Viewer is untyped
@@ -134,7 +140,9 @@ class WorkflowCard(pn.viewable.Viewer):
         self._clock = clock
         self._data_service = data_service
         self._notifications = notifications
-        self._read_only = read_only
+        self._actor = actor if actor is not None else Actor.system()
+        # Only cosmetic: the orchestrator refuses whoever may not act.
+        self._read_only = read_only or not self._actor.is_operator
         self._no_data_ns = round(no_data_after * _NS)
         self._css = [workflow_css()]
         self._snapshot = snapshot
@@ -492,7 +500,7 @@ class WorkflowCard(pn.viewable.Viewer):
         self._cancel_confirmation()
         wid = self._snapshot.workflow_id
         self._act(
-            lambda: self._orchestrator.reset_workflow(wid),
+            lambda: self._orchestrator.reset_workflow(wid, actor=self._actor),
             lambda sent: f"Reset sent to {sent} job(s).",
         )
 
@@ -502,15 +510,16 @@ class WorkflowCard(pn.viewable.Viewer):
             return
         orchestrator = self._orchestrator
         wid = self._snapshot.workflow_id
+        actor = self._actor
 
         def commit() -> str:
             if not self._staged_matches(draft):
-                orchestrator.clear_staged_configs(wid)
+                orchestrator.clear_staged_configs(wid, actor=actor)
                 for source in draft.sources:
                     orchestrator.stage_config(
-                        wid, source, draft.params, draft.aux_source_names
+                        wid, source, draft.params, draft.aux_source_names, actor=actor
                     )
-            return short_number(orchestrator.commit_workflow(wid))
+            return short_number(orchestrator.commit_workflow(wid, actor=actor))
 
         self._act(
             commit,
@@ -520,13 +529,13 @@ class WorkflowCard(pn.viewable.Viewer):
     def _stop_all(self) -> None:
         wid = self._snapshot.workflow_id
         self._act(
-            lambda: self._orchestrator.stop_workflow(wid),
+            lambda: self._orchestrator.stop_workflow(wid, actor=self._actor),
             lambda sent: f"Stop sent to {sent} job(s).",
         )
 
     def _stop_orphan(self, job_id: JobId, _event: object = None) -> None:
         self._act(
-            lambda: self._orchestrator.stop_job(job_id),
+            lambda: self._orchestrator.stop_job(job_id, actor=self._actor),
             lambda _none: f"Stop sent to orphan {job_id.source_name} {job_id.short}.",
         )
 
@@ -538,7 +547,7 @@ class WorkflowCard(pn.viewable.Viewer):
         except ParameterError as error:
             self._refused(error)
             self._open_staging().show_error(error)
-        except (ReadOnlyError, ValueError, KeyError) as error:
+        except (PermissionDeniedError, ValueError, KeyError) as error:
             self._refused(error)
         else:
             self._show_feedback(describe(result), "info")

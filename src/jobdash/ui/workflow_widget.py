@@ -25,6 +25,7 @@ import panel as pn
 
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import WorkflowId
+from jobdash.services.access import Actor
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
@@ -55,6 +56,10 @@ class WorkflowWidget(pn.viewable.Viewer):
         Optional; refused actions are added to it as errors.
     read_only
         Disable every action control (also taken from the orchestrator).
+    actor
+        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``);
+        passed with every action. A viewer gets disabled controls, as if
+        read-only. Default: :meth:`Actor.system`.
     no_data_after
         Seconds an active job may go without data before it is flagged.
     page_size
@@ -70,6 +75,7 @@ class WorkflowWidget(pn.viewable.Viewer):
         data_service: DataService | None = None,
         notifications: NotificationLog | None = None,
         read_only: bool = False,
+        actor: Actor | None = None,
         no_data_after: float = 30.0,
         page_size: int = 24,
     ) -> None:
@@ -81,6 +87,7 @@ class WorkflowWidget(pn.viewable.Viewer):
         self._data_service = data_service
         self._notifications = notifications
         self._read_only = read_only or job_orchestrator.read_only
+        self._actor = actor
         self._no_data_after = no_data_after
         # The version is read before the snapshots: a change in between is
         # then seen by the next refresh instead of being lost.
@@ -219,5 +226,6 @@ class WorkflowWidget(pn.viewable.Viewer):
             data_service=self._data_service,
             notifications=self._notifications,
             read_only=self._read_only,
+            actor=self._actor,
             no_data_after=self._no_data_after,
         )
