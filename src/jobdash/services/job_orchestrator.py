@@ -52,7 +52,13 @@ from jobdash.domain.ids import JobId, JobNumber, SourceName, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.workflow_status import AggregateStatus
-from jobdash.services.access import ReadOnlyError
+from jobdash.services.access import (
+    AccessPolicy,
+    Actor,
+    PermissionDeniedError,
+    ReadOnlyError,
+)
+from jobdash.services.audit_log import AuditLog, AuditOutcome
 from jobdash.services.config_store import (
     ConfigStore,
     PersistedJobConfig,
@@ -96,6 +102,8 @@ FINISHED_CAPACITY = 10_000
 _Entry = tuple[WorkflowId, JobSet, JobConfig]
 """Where an indexed job lives: its workflow, its JobSet, its config."""
 
+_SYSTEM = Actor.system()
+
 
 class CommandTracker(Protocol):
     """What the orchestrator needs of ``PendingCommandTracker``."""
@@ -115,9 +123,17 @@ class JobOrchestrator(VersionedModel):
     Threads: the ingestion thread calls :meth:`status_updated` and
     :meth:`tick`; UI threads call the actions; anyone calls the readers, which
     return deep copies or immutable snapshots. One re-entrant lock guards all
-    state. Actions send their commands (and track them) under that lock, so
-    commands and state never disagree; the config file is written after it is
-    released.
+    state. Actions send their commands (and track and audit them) under that
+    lock, so commands and state never disagree; the config file is written
+    after it is released.
+
+    Access: every action takes the acting user (``actor=``, by default
+    :meth:`Actor.system`) and is checked first, on the server, before the lock
+    is taken or anything changes: a refused action is audited as ``refused``
+    and raises :class:`~jobdash.services.access.PermissionDeniedError`
+    (:class:`~jobdash.services.access.ReadOnlyError` when nobody may act). Each
+    command sent is audited as ``sent`` or ``send_failed``; staging sends
+    nothing, so only its refusals are audited.
 
     Versions: ``version`` (global) is bumped once per batch in which anything
     changed. Each workflow also has its own counter, bumped in the same
@@ -147,7 +163,8 @@ class JobOrchestrator(VersionedModel):
     stale_after
         Seconds without a heartbeat before a job that is not stopped is stale.
     read_only
-        Refuse every action with ``ReadOnlyError``; nothing is ever sent.
+        Refuse every action with ``ReadOnlyError`` (as does a read-only
+        ``policy``); nothing is ever sent.
     forget_after
         Seconds of silence after which an orphan job, or the memory of a
         stopped job (to ignore its late heartbeats), is dropped; default ten
@@ -156,6 +173,12 @@ class JobOrchestrator(VersionedModel):
         Makes the job number of each commit; default ``uuid.uuid4``. The
         simulated deployment passes a seeded generator so that a replayed
         scenario (and a screenshot of it) shows the same job numbers.
+    policy
+        Decides who may act; by default any operator actor may (the default
+        actor, :meth:`Actor.system`, is one).
+    audit
+        Where actions and the commands they send are recorded; ``None``: not
+        audited.
     """
 
     workflow_versions = param.ClassSelector(
@@ -178,6 +201,8 @@ class JobOrchestrator(VersionedModel):
         read_only: bool = False,
         forget_after: float | None = None,
         new_job_number: Callable[[], JobNumber] = uuid.uuid4,
+        policy: AccessPolicy | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         if stale_after <= 0:
             raise ValueError(f"stale_after must be positive, got {stale_after}")
@@ -193,7 +218,9 @@ class JobOrchestrator(VersionedModel):
         self._clock = clock
         self._store = config_store
         self._tracker = tracker
-        self._read_only = read_only
+        self._policy = policy if policy is not None else AccessPolicy()
+        self._read_only = read_only or self._policy.read_only
+        self._audit = audit
         self._new_job_number = new_job_number
         self._stale_ns = round(stale_after * 1e9)
         self._forget_ns = round(forget_after * 1e9)
@@ -325,6 +352,8 @@ class JobOrchestrator(VersionedModel):
         source_name: SourceName,
         params: Mapping[str, Any],
         aux_source_names: Mapping[str, str] | None = None,
+        *,
+        actor: Actor = _SYSTEM,
     ) -> None:
         """Stage the config the next commit starts for ``source_name``.
 
@@ -332,15 +361,15 @@ class JobOrchestrator(VersionedModel):
 
         Raises
         ------
-        ReadOnlyError
-            The dashboard is read-only.
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
         KeyError
             ``workflow_id`` is not in the catalogue.
         ParameterError
             ``source_name`` is not a source of the workflow (named in the
             message), or a value or auxiliary source the schema refuses.
         """
-        self._require_writable(f"stage a config for {source_name}")
+        self._authorize(actor, "stage configs", "stage_config", workflow=workflow_id)
         spec = self.get_spec(workflow_id)
         if source_name not in self._source_rank[workflow_id]:
             raise ParameterError(
@@ -362,9 +391,23 @@ class JobOrchestrator(VersionedModel):
             self._touch(workflow_id)
         self._save(*save)
 
-    def unstage_config(self, workflow_id: WorkflowId, source_name: SourceName) -> None:
-        """Remove one source from the staged configs (no error if not staged)."""
-        self._require_writable(f"unstage {source_name}")
+    def unstage_config(
+        self,
+        workflow_id: WorkflowId,
+        source_name: SourceName,
+        *,
+        actor: Actor = _SYSTEM,
+    ) -> None:
+        """Remove one source from the staged configs (no error if not staged).
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
+        KeyError
+            ``workflow_id`` is not in the catalogue.
+        """
+        self._authorize(actor, "stage configs", "unstage_config", workflow=workflow_id)
         self.get_spec(workflow_id)
         with self._lock:
             state = self._states[workflow_id]
@@ -376,9 +419,21 @@ class JobOrchestrator(VersionedModel):
             self._touch(workflow_id)
         self._save(*save)
 
-    def clear_staged_configs(self, workflow_id: WorkflowId) -> None:
-        """Unstage every source of the workflow."""
-        self._require_writable("clear staged configs")
+    def clear_staged_configs(
+        self, workflow_id: WorkflowId, *, actor: Actor = _SYSTEM
+    ) -> None:
+        """Unstage every source of the workflow.
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
+        KeyError
+            ``workflow_id`` is not in the catalogue.
+        """
+        self._authorize(
+            actor, "stage configs", "clear_staged_configs", workflow=workflow_id
+        )
         self.get_spec(workflow_id)
         with self._lock:
             state = self._states[workflow_id]
@@ -390,13 +445,16 @@ class JobOrchestrator(VersionedModel):
             self._touch(workflow_id)
         self._save(*save)
 
-    def commit_workflow(self, workflow_id: WorkflowId) -> JobNumber:
+    def commit_workflow(
+        self, workflow_id: WorkflowId, *, actor: Actor = _SYSTEM
+    ) -> JobNumber:
         """Start one job per staged source under a fresh job number.
 
         Sends a stop for every job of the running JobSet that has not reported
         ``stopped``, then one ``workflow_config`` per staged source. The
         running JobSet becomes the previous one (and winds down); the new one
-        is current and persisted. Staged configs stay staged.
+        is current and persisted. Staged configs stay staged. Every stop and
+        start is audited under ``commit_workflow``.
 
         Returns
         -------
@@ -405,14 +463,16 @@ class JobOrchestrator(VersionedModel):
 
         Raises
         ------
-        ReadOnlyError
-            The dashboard is read-only.
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
         KeyError
             ``workflow_id`` is not in the catalogue.
         ValueError
             Nothing is staged.
         """
-        self._require_writable("commit a workflow")
+        self._authorize(
+            actor, "commit workflows", "commit_workflow", workflow=workflow_id
+        )
         spec = self.get_spec(workflow_id)
         identifier = WorkflowIdentifier.from_domain(workflow_id)
         with self._lock:
@@ -443,8 +503,15 @@ class JobOrchestrator(VersionedModel):
             self._update_persisted(workflow_id)
             save = self._save_request()
             self._touch(workflow_id)
-            self._dispatch(stops, verb="Stopped", subject=spec.title)
-            self._dispatch(starts, verb="Started", subject=spec.title)
+            for commands, verb in ((stops, "Stopped"), (starts, "Started")):
+                self._dispatch(
+                    commands,
+                    verb=verb,
+                    subject=spec.title,
+                    actor=actor,
+                    action="commit_workflow",
+                    workflow=workflow_id,
+                )
         self._save(*save)
         logger.info(
             "committed %s as job number %s: %d job(s), %d stop(s)",
@@ -455,7 +522,7 @@ class JobOrchestrator(VersionedModel):
         )
         return job_number
 
-    def stop_workflow(self, workflow_id: WorkflowId) -> int:
+    def stop_workflow(self, workflow_id: WorkflowId, *, actor: Actor = _SYSTEM) -> int:
         """Ask every job of the current JobSet, and every orphan, to stop.
 
         Jobs that already reported ``stopped`` get no command. The workflow
@@ -465,8 +532,15 @@ class JobOrchestrator(VersionedModel):
         -------
         :
             How many stop commands were sent.
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
+        KeyError
+            ``workflow_id`` is not in the catalogue.
         """
-        self._require_writable("stop a workflow")
+        self._authorize(actor, "stop workflows", "stop_workflow", workflow=workflow_id)
         spec = self.get_spec(workflow_id)
         with self._lock:
             state = self._states[workflow_id]
@@ -478,38 +552,62 @@ class JobOrchestrator(VersionedModel):
             if state.current is None and not state.orphans:
                 return 0
             self._touch(workflow_id)
-            self._dispatch(commands, verb="Stopped", subject=spec.title)
+            self._dispatch(
+                commands,
+                verb="Stopped",
+                subject=spec.title,
+                actor=actor,
+                action="stop_workflow",
+                workflow=workflow_id,
+            )
         logger.info("stop of %s: %d command(s)", workflow_id, len(commands))
         return len(commands)
 
-    def reset_workflow(self, workflow_id: WorkflowId) -> int:
+    def reset_workflow(self, workflow_id: WorkflowId, *, actor: Actor = _SYSTEM) -> int:
         """Ask every job of the current JobSet that is not stopped to reset.
 
         Returns
         -------
         :
             How many reset commands were sent.
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
+        KeyError
+            ``workflow_id`` is not in the catalogue.
         """
-        self._require_writable("reset a workflow")
+        self._authorize(
+            actor, "reset workflows", "reset_workflow", workflow=workflow_id
+        )
         spec = self.get_spec(workflow_id)
         with self._lock:
             current = self._states[workflow_id].current
             commands = _job_commands(current, JobAction.reset)
-            self._dispatch(commands, verb="Reset", subject=spec.title)
+            self._dispatch(
+                commands,
+                verb="Reset",
+                subject=spec.title,
+                actor=actor,
+                action="reset_workflow",
+                workflow=workflow_id,
+            )
         logger.info("reset of %s: %d command(s)", workflow_id, len(commands))
         return len(commands)
 
-    def stop_job(self, job_id: JobId) -> None:
+    def stop_job(self, job_id: JobId, *, actor: Actor = _SYSTEM) -> None:
         """Ask one job to stop: meant for orphans and adopted jobs.
 
         Raises
         ------
-        ReadOnlyError
-            The dashboard is read-only.
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited
+            with the job's workflow when the job is tracked.
         KeyError
             The job is not current, previous or orphan of any workflow.
         """
-        self._require_writable(f"stop {job_id}")
+        self._authorize(actor, f"stop job {job_id}", "stop_job", job=job_id)
         with self._lock:
             entry = self._index.get(job_id)
             if entry is None:
@@ -522,7 +620,12 @@ class JobOrchestrator(VersionedModel):
                 job_id=JobIdentifier.from_domain(job_id), action=JobAction.stop
             )
             self._dispatch(
-                [command], verb="Stopped", subject=self.get_spec(workflow_id).title
+                [command],
+                verb="Stopped",
+                subject=self.get_spec(workflow_id).title,
+                actor=actor,
+                action="stop_job",
+                workflow=workflow_id,
             )
         logger.info("stop of job %s", job_id)
 
@@ -822,25 +925,87 @@ class JobOrchestrator(VersionedModel):
                 break
             del finished[oldest]
 
+    # --- access (before the lock) ---------------------------------------------
+
+    def _authorize(
+        self,
+        actor: Actor,
+        phrase: str,
+        action: str,
+        *,
+        workflow: WorkflowId | None = None,
+        job: JobId | None = None,
+    ) -> None:
+        """Refuse ``action`` unless ``actor`` may act; audit a refusal.
+
+        Called first by every action, before the lock is taken, so a refused
+        action changes, tracks and sends nothing. ``phrase`` completes the
+        error text ("… may not stop workflows"); ``action`` names the action
+        in the audit trail.
+        """
+        try:
+            if self._read_only:
+                raise ReadOnlyError(
+                    f"read-only dashboard: {actor.name!r} may not {phrase}",
+                    actor=actor,
+                    action=phrase,
+                )
+            self._policy.require_operator(actor, phrase)
+        except PermissionDeniedError:
+            if self._audit is not None:
+                if workflow is None and job is not None:
+                    with self._lock:
+                        entry = self._index.get(job)
+                    workflow = None if entry is None else entry[0]
+                self._audit.refused(actor, action, workflow=workflow, job=job)
+            raise
+
     # --- commands (hold the lock) ------------------------------------------
 
-    def _require_writable(self, action: str) -> None:
-        if self._read_only:
-            raise ReadOnlyError(f"this dashboard is read-only: cannot {action}")
+    def _dispatch(
+        self,
+        commands: list[Command],
+        *,
+        verb: str,
+        subject: str,
+        actor: Actor,
+        action: str,
+        workflow: WorkflowId,
+    ) -> None:
+        """Track, then send, ``commands``; audit each; report refused ones.
 
-    def _dispatch(self, commands: list[Command], *, verb: str, subject: str) -> None:
-        """Track, then send, ``commands``; report those the transport refuses."""
+        ``workflow`` is recorded for job commands, which do not name it.
+        """
         if not commands:
             return
-        if self._tracker is not None:
-            self._tracker.track(commands, verb=verb, subject=subject)
+        tracker, audit = self._tracker, self._audit
+        if tracker is not None:
+            # Before sending: an acknowledgement may arrive before send() returns.
+            tracker.track(commands, verb=verb, subject=subject)
         for command in commands:
             try:
                 self._sink.send(command)
             except CommandSendError as exc:
                 logger.warning("could not send %s command: %s", command.kind, exc)
-                if self._tracker is not None:
-                    self._tracker.command_failed(command, str(exc))
+                # Audited before the tracker hears of it: the tracker's own
+                # send_failed line for the same command is then a duplicate,
+                # skipped by the audit log.
+                if audit is not None:
+                    audit.command(
+                        actor,
+                        action,
+                        command,
+                        AuditOutcome.send_failed,
+                        str(exc),
+                        workflow=workflow,
+                    )
+                if tracker is not None:
+                    tracker.command_failed(command, str(exc))
+                continue
+            if audit is not None:
+                audit.command(
+                    actor, action, command, AuditOutcome.sent, workflow=workflow
+                )
 
     # --- persistence -------------------------------------------------------
 
