@@ -21,13 +21,14 @@ persisted and tracked exactly like a click on a workflow card:
     each by its full job id. See ``docs/decisions/0005-cli-stop-by-job-id.md``
     for why not one workflow-wide ``job_command``.
 
-Both then wait up to ``--timeout`` (default: the command timeout) for the
-acknowledgements, printing the dashboard's feedback lines as they come
+Both then wait for the acknowledgements, up to the command timeout (or a
+shorter ``--timeout``), printing the dashboard's feedback lines as they come
 (``success: Started 4/4 jobs for Detector view``). Exit status: 0 when every
 command was acknowledged (or ``stop`` found nothing running), 1 when a backend
 answered ``ERR``, 2 when one did not answer in time, a command was not
 delivered, or Kafka was unreachable; 64 for usage and validation errors (the
-message names the bad parameter) and when read-only.
+message names the bad parameter) and when read-only; 130 when interrupted
+before anything was sent.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ __all__ = [
 
 #: Exit status when interrupted before anything was sent (128 + SIGINT).
 EXIT_INTERRUPTED = 130
+
+#: Seconds beyond the command timeout to let the tracker report the silence.
+_TRACKER_GRACE_S = 1.0
 
 _Action = Callable[[KafkaSession], int | None]
 """What a command does once it knows what runs: an exit status to stop
@@ -145,7 +149,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="S",
         default=None,
-        help="seconds to wait for acknowledgements (default: the command timeout)",
+        help="seconds to wait for acknowledgements, at most the command timeout "
+        "(default: the command timeout)",
     )
     parser.add_argument(
         "--collect",
@@ -279,7 +284,13 @@ def _run(
     """Connect, learn what runs, ``act``, then wait for the outcomes."""
     clock = SystemClock()
     collect = settings.effective_stale_after if args.collect is None else args.collect
-    timeout = settings.command_timeout if args.timeout is None else args.timeout
+    timeout = settings.command_timeout
+    if args.timeout is not None and args.timeout < timeout:
+        timeout, wait = args.timeout, args.timeout
+    else:
+        # The tracker reports silence itself at the command timeout, on the
+        # ingestion thread's next tick: give it that long to do so.
+        wait = timeout + _TRACKER_GRACE_S
     interrupted = threading.Event()
     printed = 0
     with signals_set(interrupted):
@@ -292,9 +303,7 @@ def _run(
             if early is not None:
                 return early
             tracker = session.tracker
-            # The tracker reports silence itself after the command timeout
-            # (ticked by the ingestion thread); --timeout may end waiting sooner.
-            deadline = clock.now_ns() + round(timeout * 1e9)
+            deadline = clock.now_ns() + round(wait * 1e9)
             while not tracker.wait_settled(0.1):
                 printed = _print_feedback(session, printed)
                 if interrupted.is_set() or clock.now_ns() >= deadline:
