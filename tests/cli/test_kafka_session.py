@@ -1,0 +1,96 @@
+"""KafkaSession: the dashboard's models over Kafka for one terminal command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from kafka_cluster import MockKafkaCluster
+
+from jobdash.cli.command_outcomes import CommandOutcome
+from jobdash.cli.kafka_session import KafkaSession, KafkaUnavailableError
+from jobdash.domain.clock import ManualClock, SystemClock
+from jobdash.domain.ids import WorkflowId
+from jobdash.services.access import ReadOnlyError
+from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.settings import Settings
+from jobdash.transport.kafka_backend_bridge import KafkaBackendBridge
+from jobdash.transport.simulated import SimulatedBackend
+
+pytestmark = pytest.mark.kafka
+
+CATALOGUE = WorkflowCatalogue.default("dream")
+MONITORS = WorkflowId("dream", "monitor_histogram", 1)
+
+
+@pytest.fixture
+def settings(
+    make_kafka_settings: Callable[..., Settings],
+    kafka_cluster: MockKafkaCluster,
+    tmp_path: Path,
+) -> Settings:
+    return make_kafka_settings(
+        kafka_cluster.bootstrap_servers, heartbeat_interval=0.2, config_dir=tmp_path
+    )
+
+
+@pytest.fixture
+def backend(settings: Settings) -> Iterator[KafkaBackendBridge]:
+    """A simulated backend bridged in this process; answers at once."""
+    simulated = SimulatedBackend(CATALOGUE, ManualClock(), ack_latency=0.0)
+    bridge = KafkaBackendBridge(simulated, settings, SystemClock())
+    bridge.start()
+    assert bridge.wait_ready(20)
+    yield bridge
+    bridge.stop()
+
+
+def test_a_command_sent_as_soon_as_start_returns_gets_its_answer(
+    settings: Settings, backend: KafkaBackendBridge
+) -> None:
+    with KafkaSession(settings, CATALOGUE, SystemClock(), commands=True) as session:
+        session.start(connect_timeout=20)
+        orchestrator = session.job_orchestrator
+        orchestrator.stage_config(MONITORS, "monitor_cave", {"toa_bins": 100})
+
+        orchestrator.commit_workflow(MONITORS)
+
+        assert session.tracker.wait_settled(20)
+        assert set(session.tracker.outcomes().values()) == {CommandOutcome.acknowledged}
+        lines = [n.text for n in session.notifications.since(0)]
+        assert lines == ["Started 1/1 job for Beam monitors"]
+    # Persisted in the dashboard's config file, as a click would.
+    assert "monitor_cave" in settings.config_file.read_text()
+
+
+def test_start_names_the_topics_kafka_did_not_assign(
+    settings: Settings, make_producer: Callable[[str], Producer]
+) -> None:
+    producer = make_producer(settings.bootstrap_servers)
+    producer.list_topics(topic=settings.topic("heartbeat"), timeout=10)
+
+    with (
+        KafkaSession(settings, CATALOGUE, SystemClock(), commands=True) as session,
+        pytest.raises(KafkaUnavailableError) as raised,
+    ):
+        session.start(connect_timeout=2)
+
+    text = str(raised.value)
+    assert settings.topic("responses") in text
+    assert settings.topic("heartbeat") not in text
+    assert "within 2 s" in text
+
+
+def test_a_session_that_sends_nothing_cannot_send(
+    settings: Settings, backend: KafkaBackendBridge
+) -> None:
+    with KafkaSession(settings, CATALOGUE, SystemClock(), commands=False) as session:
+        session.start(connect_timeout=20)
+
+        with pytest.raises(ReadOnlyError):
+            session.job_orchestrator.stop_workflow(MONITORS)
+
+        assert session.sink.read_only
+        assert list(session.source.topics) == [settings.topic("heartbeat")]
