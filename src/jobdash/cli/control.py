@@ -18,7 +18,7 @@ persisted and tracked exactly like a click on a workflow card:
     Listens to the heartbeats for one stale threshold, adopting running jobs
     it does not know (its config file's job number is recognised as its own),
     then stops every job of the workflow it heard from, current and orphans,
-    each by its full job id. See ``docs/decisions/0005-cli-stop-by-job-id.md``
+    each by its full job id. See ``docs/decisions/0007-terminal-commands-over-kafka.md``
     for why not one workflow-wide ``job_command``.
 
 Both then wait for the acknowledgements, up to the command timeout (or a
