@@ -11,6 +11,7 @@ import pytest
 from kafka_cluster import MockKafkaCluster
 from wait_until import wait_until
 
+from jobdash.cli import main
 from jobdash.domain.clock import SystemClock
 from jobdash.domain.commands import (
     Acknowledgement,
@@ -145,3 +146,13 @@ def test_a_bad_catalogue_exits_64_before_connecting(tmp_path: Path) -> None:
 
     assert result.returncode == 64
     assert "jobdash simulate: error: invalid workflow catalogue" in result.stderr
+
+
+def test_the_help_lists_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", "--help"])
+
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "flaky (20 % of heartbeats duplicated or late, 30 % of acks lost)" in text
+    assert "dying-backend" in text

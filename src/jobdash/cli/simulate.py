@@ -43,7 +43,10 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Add the ``simulate`` sub-command."""
-    scenarios = ", ".join(f"{s.name} ({s.summary})" for s in SCENARIOS.values())
+    # argparse %-formats help texts: "20 % of heartbeats" needs its % doubled.
+    scenarios = ", ".join(
+        f"{s.name} ({s.summary})" for s in SCENARIOS.values()
+    ).replace("%", "%%")
     parser = new_parser(
         subparsers,
         "simulate",
