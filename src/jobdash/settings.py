@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobdash.services.access import AccessPolicy, Role
+
+AUDIT_DISABLED = "none"
+"""The ``audit_file`` value (``JOBDASH_AUDIT_FILE=none``) that turns auditing off."""
 
 
 class TransportKind(StrEnum):
@@ -79,6 +84,31 @@ class Settings(BaseSettings):
         default_factory=default_config_dir,
         description="Where staged configs and job numbers are persisted",
     )
+    operators: list[str] | None = Field(
+        None,
+        description="Users who may send commands, a JSON list "
+        '(JOBDASH_OPERATORS=\'["olga","oscar"]\'); "*" = every authenticated '
+        "user. Unset: without authentication the local user may act",
+    )
+    default_role: Role = Field(
+        Role.viewer,
+        description="Role of authenticated users not listed in operators",
+    )
+    audit_file: Path | None = Field(
+        None,
+        description="Audit trail (JSON Lines) of commands and refused actions; "
+        "default <config_dir>/<instrument>-audit.jsonl; 'none' disables auditing",
+    )
+    audit_max_bytes: int = Field(
+        50 * 2**20,
+        gt=0,
+        description="Size in bytes past which the audit file is rotated to <name>.1",
+    )
+    audit_fsync: bool = Field(
+        False,
+        description="fsync the audit file after every line (survives a power cut, "
+        "at one disk flush per command)",
+    )
     bootstrap_servers: str = Field(
         "localhost:9092", description="Kafka bootstrap servers (host:port,...)"
     )
@@ -98,6 +128,29 @@ class Settings(BaseSettings):
         # for security.protocol.
         return {key.lower().replace("_", "."): item for key, item in value.items()}
 
+    @field_validator("audit_file", mode="before")
+    @classmethod
+    def _audit_file_or_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() == AUDIT_DISABLED:
+                return None
+            if not text:
+                # Path("") would be the working directory, never a file.
+                raise ValueError(
+                    f"empty path: give a file, or {AUDIT_DISABLED!r} to disable "
+                    "auditing"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _default_audit_file(self) -> Self:
+        # Not a field default: the default follows config_dir and instrument,
+        # whichever way they were set. An explicit None (or 'none') stays None.
+        if "audit_file" not in self.model_fields_set:
+            self.audit_file = self.config_dir / f"{self.instrument}-audit.jsonl"
+        return self
+
     @property
     def effective_stale_after(self) -> float:
         """The stale threshold in seconds."""
@@ -111,6 +164,18 @@ class Settings(BaseSettings):
     def config_file(self) -> Path:
         """The persisted-state file of this instrument."""
         return self.config_dir / f"{self.instrument}.json"
+
+    def access_policy(self) -> AccessPolicy:
+        """Who may send commands: ``operators``, ``default_role``, ``read_only``.
+
+        Build it once per process and give it to every action service (and to
+        the sessions, which ask it for their user's actor).
+        """
+        return AccessPolicy(
+            operators=self.operators,
+            read_only=self.read_only,
+            default_role=self.default_role,
+        )
 
     def topic(self, kind: str) -> str:
         """Topic name, e.g. ``topic('heartbeat')`` → ``dream_livedata_heartbeat``."""
