@@ -3,6 +3,7 @@ with exit statuses a script can rely on."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import uuid
 from collections.abc import Callable
@@ -238,6 +239,13 @@ def test_start_commits_persists_and_exits_0_when_every_job_is_acknowledged(
     detector = _detector(_status(settings))
     assert (detector["job_number"], detector["config_known"]) == (str(number), True)
     assert detector["status"] in {"PENDING", "ACTIVE"}
+    # In the dashboard's audit trail, under the terminal's user.
+    audit = settings.config_dir / "dream-audit.jsonl"
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert {(r["user"], r["action"], r["workflow"]) for r in records} == {
+        (getpass.getuser(), "commit_workflow", "dream/detector_view/1")
+    }
+    assert sorted(r["outcome"] for r in records) == ["acknowledged"] * 4 + ["sent"] * 4
 
 
 @pytest.mark.kafka

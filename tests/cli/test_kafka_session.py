@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -53,16 +55,27 @@ def test_a_command_sent_as_soon_as_start_returns_gets_its_answer(
     with KafkaSession(settings, CATALOGUE, SystemClock(), commands=True) as session:
         session.start(connect_timeout=20)
         orchestrator = session.job_orchestrator
-        orchestrator.stage_config(MONITORS, "monitor_cave", {"toa_bins": 100})
+        actor = session.actor
+        orchestrator.stage_config(
+            MONITORS, "monitor_cave", {"toa_bins": 100}, actor=actor
+        )
 
-        orchestrator.commit_workflow(MONITORS)
+        orchestrator.commit_workflow(MONITORS, actor=actor)
 
         assert session.tracker.wait_settled(20)
         assert set(session.tracker.outcomes().values()) == {CommandOutcome.acknowledged}
         lines = [n.text for n in session.notifications.since(0)]
         assert lines == ["Started 1/1 job for Beam monitors"]
-    # Persisted in the dashboard's config file, as a click would.
+    # Persisted in the dashboard's config file, and audited, as a click would be.
     assert "monitor_cave" in settings.config_file.read_text()
+    audit = [
+        json.loads(line)
+        for line in (settings.config_dir / "dream-audit.jsonl").read_text().splitlines()
+    ]
+    assert [(r["user"], r["role"], r["action"], r["outcome"]) for r in audit] == [
+        (getpass.getuser(), "operator", "commit_workflow", "sent"),
+        (getpass.getuser(), "operator", "commit_workflow", "acknowledged"),
+    ]
 
 
 def test_start_names_the_topics_kafka_did_not_assign(

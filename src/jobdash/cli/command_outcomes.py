@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from jobdash.domain.clock import Clock
 from jobdash.domain.commands import Acknowledgement, Command
+from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.notifications import NotificationLog
 
@@ -48,9 +49,14 @@ class OutcomeTracker(PendingCommandTracker):
     """
 
     def __init__(
-        self, clock: Clock, notifications: NotificationLog, *, timeout: float = 30.0
+        self,
+        clock: Clock,
+        notifications: NotificationLog,
+        *,
+        timeout: float = 30.0,
+        audit: AuditLog | None = None,
     ) -> None:
-        super().__init__(clock, notifications, timeout=timeout)
+        super().__init__(clock, notifications, timeout=timeout, audit=audit)
         self._settled = threading.Condition()
         self._outcomes: dict[uuid.UUID, CommandOutcome] = {}
         self._group_ids: dict[uuid.UUID, int] = {}

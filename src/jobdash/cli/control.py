@@ -193,8 +193,9 @@ def run_start(args: argparse.Namespace) -> int:
         wid = spec.workflow_id
         staged = orchestrator.snapshot(wid).staged
         sources = list(args.source) or list(staged) or list(spec.source_names)
+        actor = session.actor
         if args.source:
-            orchestrator.clear_staged_configs(wid)
+            orchestrator.clear_staged_configs(wid, actor=actor)
         for source in sources:
             base = staged.get(source)
             orchestrator.stage_config(
@@ -202,9 +203,10 @@ def run_start(args: argparse.Namespace) -> int:
                 source,
                 {**(base.params if base else {}), **typed},
                 {**(base.aux_source_names if base else {}), **aux},
+                actor=actor,
             )
         running = orchestrator.snapshot(wid).current
-        job_number = orchestrator.commit_workflow(wid)
+        job_number = orchestrator.commit_workflow(wid, actor=actor)
         replaced = (
             f"; stopping job number {running.job_number}"
             if running is not None
@@ -233,7 +235,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
     def act(session: KafkaSession) -> int | None:
         wid = spec.workflow_id
-        sent = session.job_orchestrator.stop_workflow(wid)
+        sent = session.job_orchestrator.stop_workflow(wid, actor=session.actor)
         if sent == 0:
             print(
                 f"Nothing to stop: no job of {spec.title} ({wid}) was heard from "

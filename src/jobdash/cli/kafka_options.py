@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from jobdash.domain.clock import Clock
+from jobdash.services.audit_log import AuditLog
 from jobdash.services.workflow_catalogue import CatalogueError, WorkflowCatalogue
 from jobdash.settings import Settings, TransportKind
 
@@ -45,6 +46,7 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "add_kafka_options",
+    "audit_log_for",
     "catalogue_for",
     "configure_logging",
     "fail",
@@ -236,6 +238,13 @@ def catalogue_for(settings: Settings) -> WorkflowCatalogue:
         return load_catalogue(settings)
     except (CatalogueError, StartupError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def audit_log_for(settings: Settings, clock: Clock) -> AuditLog:
+    """The dashboard's audit trail, so that terminal commands are in it too."""
+    from jobdash.app import audit_path
+
+    return AuditLog(audit_path(settings), clock)
 
 
 def configure_logging(verbosity: int, clock: Clock) -> None:

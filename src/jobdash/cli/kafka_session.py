@@ -18,12 +18,15 @@ missed.
 
 from __future__ import annotations
 
+import getpass
 import threading
 from types import TracebackType
 
 from jobdash.cli.command_outcomes import OutcomeTracker
+from jobdash.cli.kafka_options import audit_log_for
 from jobdash.domain.clock import Clock
 from jobdash.domain.streams import StreamId
+from jobdash.services.access import AccessPolicy, Actor, Role
 from jobdash.services.config_store import ConfigStore
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
@@ -58,11 +61,15 @@ class KafkaSession:
         Receipt times, staleness and command timeouts.
     commands
         Whether this command sends commands: it then also reads the
-        responses topic and has a producer; otherwise the orchestrator is
-        read-only and no producer exists.
+        responses topic, has a producer and writes the dashboard's audit
+        trail; otherwise the orchestrator is read-only and no producer exists.
 
     Attributes
     ----------
+    actor
+        Who acts: the operating-system user, an operator. Whoever may run
+        the command with the deployment's Kafka credentials may send; a
+        read-only setting refuses everyone.
     job_orchestrator, job_service, worker_registry
         What the heartbeats filled in.
     tracker, notifications
@@ -83,9 +90,15 @@ class KafkaSession:
         self.catalogue = catalogue
         self.clock = clock
         stale_after = settings.effective_stale_after
+        read_only = settings.read_only or not commands
+        self.actor = Actor(_terminal_user(), Role.operator)
+        self.audit = None if read_only else audit_log_for(settings, clock)
         self.notifications = NotificationLog(clock)
         self.tracker = OutcomeTracker(
-            clock, self.notifications, timeout=settings.command_timeout
+            clock,
+            self.notifications,
+            timeout=settings.command_timeout,
+            audit=self.audit,
         )
         self.health = KafkaHealth(settings.bootstrap_servers, clock)
         self._positions = PositionedConsumers(clock.now_ns())
@@ -99,7 +112,6 @@ class KafkaSession:
             streams=streams,
             consumer_factory=self._positions,
         )
-        read_only = settings.read_only or not commands
         self.sink = KafkaCommandSink(
             settings.model_copy(update={"read_only": read_only}),
             on_failure=self.tracker.command_failed,
@@ -115,6 +127,8 @@ class KafkaSession:
             tracker=self.tracker,
             stale_after=stale_after,
             read_only=read_only,
+            policy=AccessPolicy(read_only=read_only),
+            audit=self.audit,
         )
         router = Orchestrator(
             job_service=self.job_service,
@@ -180,3 +194,10 @@ class KafkaSession:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _terminal_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return "terminal"
