@@ -1,6 +1,7 @@
 import contextlib
 import json
 import struct
+import tracemalloc
 import uuid
 
 import numpy as np
@@ -328,9 +329,14 @@ MALFORMED_STATUS = {
     "JSON string": x5f2('"active"'),
     "JSON null": x5f2("null"),
     "non-UTF-8": x5f2(b'{"status": 200, "message": {"state": "\xff\xfe"}}'),
-    "deeply nested JSON": x5f2("[" * 100_000 + "]" * 100_000),
+    # Nested far beyond the recursion limit, yet within the size limit, so
+    # that the parser itself meets them.
+    "deeply nested JSON": x5f2("[" * 30_000 + "]" * 30_000),
     "deeply nested message": x5f2(
-        '{"message": ' + '{"a": ' * 50_000 + "1" + "}" * 50_001
+        '{"message": ' + '{"a": ' * 9_000 + "1" + "}" * 9_001
+    ),
+    "status_json over the size limit": heartbeat(
+        warning="w" * codec.MAX_STATUS_JSON_BYTES
     ),
     "missing message": x5f2('{"status": 200}'),
     "message not an object": x5f2('{"status": 200, "message": "active"}'),
@@ -388,6 +394,58 @@ def test_decode_error_reason_names_the_problem():
         decode_status(MALFORMED_STATUS["bad uuid"])
     with pytest.raises(DecodeError, match="file identifier"):
         decode_status(MALFORMED_STATUS["wrong file identifier"])
+    for name in ("deeply nested JSON", "deeply nested message"):
+        with pytest.raises(DecodeError, match="nested too deeply"):
+            decode_status(MALFORMED_STATUS[name])
+
+
+def _heartbeat_with_status_json_of(size: int) -> bytes:
+    """A valid job heartbeat whose status_json is exactly ``size`` bytes."""
+    base = len(json.dumps({"status": 200, "message": job_message()}))
+    # The warning '"w…w"' (its length + 2 characters) replaces 'null' (4).
+    payload = heartbeat(warning="w" * (size - base + 2))
+    assert len(deserialise_x5f2(payload).status_json) == size
+    return payload
+
+
+def test_a_status_json_of_exactly_the_size_limit_decodes():
+    payload = _heartbeat_with_status_json_of(codec.MAX_STATUS_JSON_BYTES)
+    status = decode_status(payload)
+    assert isinstance(status, JobStatus)
+    assert status.job_id == JOB
+    assert status.warning_message == "w" * len(status.warning_message or "")
+
+
+def test_a_status_json_one_byte_over_the_limit_is_refused_naming_its_size():
+    size = codec.MAX_STATUS_JSON_BYTES + 1
+    with pytest.raises(DecodeError) as info:
+        decode_status(_heartbeat_with_status_json_of(size))
+    assert info.value.reason == (
+        f"status_json: {size} bytes, over the limit of {codec.MAX_STATUS_JSON_BYTES}"
+    )
+
+
+def test_a_huge_status_json_is_refused_unparsed_and_uncopied(monkeypatch):
+    # 10 MB of a valid-looking document: before the limit, json.loads alone
+    # took ~60 ms of the ingestion thread per message.
+    payload = heartbeat(job_id={"source_name": "m", "job_number": "0" * 10_000_000})
+
+    def parse(raw):
+        raise AssertionError("an oversized status_json was parsed")
+
+    monkeypatch.setattr(codec, "_parse_status_json", parse)
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        for _ in range(10):
+            with pytest.raises(DecodeError, match="over the limit"):
+                decode_status(payload)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Not even sliced out of the buffer: nothing near the payload's size was
+    # allocated.
+    assert peak - baseline < 64 * 1024, peak - baseline
 
 
 def test_a_refused_heartbeat_is_refused_again_not_served_from_the_memo():

@@ -4,7 +4,9 @@ Status heartbeats (x5f2) are the hot path: thousands per second, nearly all
 repeating the previous heartbeat of the same job byte for byte. So
 :func:`decode_status` reads only the ``status_json`` field straight out of the
 flatbuffer, and memoises the parsed result by those bytes; only a heartbeat
-that differs from every recent one pays for ``json.loads`` and validation.
+that differs from every recent one pays for ``json.loads`` and validation. A
+``status_json`` longer than :data:`MAX_STATUS_JSON_BYTES` is refused before it
+is copied or parsed, so a flood of huge heartbeats costs next to nothing.
 
 Every decoder raises :class:`DecodeError`, and nothing else, on bad input, so
 the ingestion thread can count and skip it with a single ``except``.
@@ -29,6 +31,7 @@ from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 
 __all__ = [
+    "MAX_STATUS_JSON_BYTES",
     "DecodeError",
     "decode_ack",
     "decode_command",
@@ -66,6 +69,11 @@ NICOS_CODE = {
     JobState.unknown: 999,
 }
 _MAX_TIME_NS = 2**63 - 1
+
+MAX_STATUS_JSON_BYTES = 64 * 1024
+"""Longest ``status_json`` accepted. A real heartbeat is a few hundred bytes
+(a few KiB with a traceback in ``error``); parsing 1 MB of JSON costs ~6 ms of
+the ingestion thread, so anything this long is refused unread."""
 
 # Byte offset of the status_json slot in x5f2's vtable: 4 + 2 * field index (6).
 _STATUS_JSON_VT_OFFSET = 16
@@ -117,6 +125,10 @@ def _status_json_bytes(payload: bytes) -> bytes:
     length = _unpack_u32(payload, start)[0]
     if start + 4 + length > n:
         raise DecodeError("x5f2: corrupt flatbuffer (string overruns buffer)")
+    if length > MAX_STATUS_JSON_BYTES:
+        raise DecodeError(
+            f"status_json: {length} bytes, over the limit of {MAX_STATUS_JSON_BYTES}"
+        )
     return payload[start + 4 : start + 4 + length]
 
 
@@ -140,7 +152,8 @@ def decode_status(payload: bytes, timestamp: int = 0) -> JobStatus | ServiceStat
     Raises
     ------
     DecodeError
-        For anything that is not a well-formed heartbeat.
+        For anything that is not a well-formed heartbeat, including one whose
+        ``status_json`` is longer than :data:`MAX_STATUS_JSON_BYTES`.
     """
     global _status_cache_key_bytes
     key = _status_json_bytes(payload)
