@@ -1,6 +1,10 @@
+import fcntl
 import json
+import logging
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +188,107 @@ def test_unknown_fields_of_the_same_version_are_ignored(path, clock):
         workflows={"dream/detector_view/1": PersistedWorkflow()}
     )
     assert store.warnings == []
+
+
+# --- temporary files of saves that never finished --------------------------------
+
+
+def leftover_of(path):
+    """A temporary file named as save() names them, as a crashed save leaves it."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.write(fd, b'{"version": 1, "workfl')  # cut short by the crash
+    os.close(fd)
+    return Path(name)
+
+
+def test_load_removes_temporary_files_of_crashed_saves_and_nothing_else(
+    path, clock, caplog
+):
+    caplog.set_level(logging.INFO, logger="jobdash.services.config_store")
+    ConfigStore(path, clock=clock).save(example_state())
+    leftovers = [leftover_of(path) for _ in range(3)]
+    directory = path.parent
+    others = {
+        "dream.json.corrupt-20251129T000000Z": b"set aside",
+        ".loki.json.abcd1234.tmp": b"another store's",
+        ".dream.json.bak.abcd1234.tmp": b"the store dream.json.bak's",
+        ".dream.json.abcd1234.tmp.keep": b"not a temporary file",
+        "x.dream.json.abcd1234.tmp": b"not a temporary file",
+        "notes.txt": b"an operator's",
+    }
+    for name, content in others.items():
+        (directory / name).write_bytes(content)
+
+    store = ConfigStore(path, clock=clock)
+    assert store.load() == example_state()
+
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert {p.name: p.read_bytes() for p in directory.iterdir() if p != path} == (
+        others
+    )
+    assert store.warnings == []
+    assert all(leftover.name in caplog.text for leftover in leftovers)
+
+
+def test_leftovers_are_removed_even_when_the_crash_came_before_the_first_save(
+    path, clock
+):
+    path.parent.mkdir(parents=True)
+    leftover = leftover_of(path)
+    assert ConfigStore(path, clock=clock).load() == PersistedState()
+    assert list(path.parent.iterdir()) == []
+    assert not leftover.exists()
+
+
+def test_a_temporary_file_held_by_a_save_in_progress_is_left_alone(path, clock):
+    path.parent.mkdir(parents=True)
+    in_progress = leftover_of(path)
+    # What save() holds until its rename; flock is per open file, so this
+    # stands for another process's save.
+    with open(in_progress, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        ConfigStore(path, clock=clock).load()
+        assert in_progress.exists()
+    ConfigStore(path, clock=clock).load()
+    assert not in_progress.exists()
+
+
+def test_a_save_whose_temporary_file_is_removed_before_it_is_locked_takes_another(
+    path, clock, monkeypatch
+):
+    # Another process's load() may remove a temporary file between its
+    # creation and the lock that protects it.
+    real_mkstemp = tempfile.mkstemp
+    created = []
+
+    def mkstemp(**kwargs):
+        fd, name = real_mkstemp(**kwargs)
+        created.append(name)
+        if len(created) == 1:
+            os.unlink(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    store = ConfigStore(path, clock=clock)
+    assert store.save(example_state()) is True
+    monkeypatch.undo()
+    assert len(created) == 2
+    assert sorted(p.name for p in path.parent.iterdir()) == ["dream.json"]
+    assert ConfigStore(path, clock=clock).load() == example_state()
+
+
+def test_a_save_whose_temporary_files_keep_disappearing_fails_with_a_warning(
+    path, clock, monkeypatch
+):
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(**kwargs):
+        fd, name = real_mkstemp(**kwargs)
+        os.unlink(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    store = ConfigStore(path, clock=clock)
+    assert store.save(example_state()) is False
+    assert "keep disappearing" in store.warnings[0]
+    assert not path.exists()

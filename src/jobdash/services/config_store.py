@@ -7,8 +7,12 @@ dashboard shows the same staged values, and recognises its own running jobs
 status is never persisted: after a restart it comes from heartbeats alone.
 
 The file is JSON, validated by pydantic. It is written atomically (temporary
-file in the same directory, fsync, ``os.replace``), so a crash mid-write
-leaves the old file intact. A file that cannot be read, parsed or validated —
+file ``.<name>.<random>.tmp`` in the same directory, fsync, ``os.replace``), so
+a crash mid-write leaves the old file intact — and that temporary file, which
+the next :meth:`ConfigStore.load` removes. A save holds an exclusive ``flock``
+on its temporary file until the rename, so a load in another process (a second
+dashboard, the ``jobdash`` CLI) never removes one still being written. A file
+that cannot be read, parsed or validated —
 corrupt, or written by an incompatible version — is renamed aside as
 ``<name>.corrupt-<UTC time>``, a warning is recorded, and loading continues
 with an empty state: the dashboard must start regardless.
@@ -17,9 +21,11 @@ with an empty state: the dashboard must start regardless.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import logging
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -44,6 +50,11 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION: Literal[1] = 1
 """Version of the file format; a file with another version is set aside."""
+
+# tempfile.mkstemp's random part is drawn from [a-z0-9_]: no dot, so the
+# temporary files of "dream.json.bak" never match those of "dream.json".
+_TEMPORARY_NAME = r"\.{name}\.[a-z0-9_]+\.tmp"
+_TEMPORARY_ATTEMPTS = 3
 
 
 class _Model(BaseModel):
@@ -109,8 +120,14 @@ class ConfigStore:
             return list(self._warnings)
 
     def load(self) -> PersistedState:
-        """Read the file; an empty state if it is missing or unusable."""
+        """Read the file; an empty state if it is missing or unusable.
+
+        First removes the temporary files of saves that never finished (their
+        writer crashed); other files, and temporary files a save in progress
+        holds, are left alone.
+        """
         with self._lock:
+            self._remove_abandoned_temporaries()
             try:
                 data = self.path.read_bytes()
             except FileNotFoundError:
@@ -145,20 +162,56 @@ class ConfigStore:
     def _write_atomically(self, data: bytes) -> None:
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=directory, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
+        fd, tmp_name = self._create_temporary(directory)
         try:
+            # Renamed while still open: the lock is held until the temporary
+            # name is gone, so no other process's load() takes it for a leftover.
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(data)
                 tmp.flush()
                 os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
+                os.replace(tmp_name, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
             raise
         _fsync_directory(directory)
+
+    def _create_temporary(self, directory: Path) -> tuple[int, str]:
+        """A new temporary file beside the store, created and locked by us."""
+        for _ in range(_TEMPORARY_ATTEMPTS):
+            fd, name = tempfile.mkstemp(
+                dir=directory, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_nlink > 0:
+                    return fd, name
+            except BaseException:
+                os.close(fd)
+                raise
+            # Another process's load() removed it between its creation and
+            # our lock: take a new one.
+            os.close(fd)
+        raise OSError(f"temporary files in {directory} keep disappearing")
+
+    def _remove_abandoned_temporaries(self) -> None:
+        """Delete this store's temporary files that no save holds any more."""
+        directory = self.path.parent
+        pattern = re.compile(_TEMPORARY_NAME.format(name=re.escape(self.path.name)))
+        try:
+            with os.scandir(directory) as entries:
+                names = [
+                    entry.name
+                    for entry in entries
+                    if pattern.fullmatch(entry.name)
+                    and entry.is_file(follow_symlinks=False)
+                ]
+        except OSError:
+            return  # no directory yet, or not listable: nothing to clean
+        for name in names:
+            if _remove_if_abandoned(directory / name):
+                logger.info("removed %s, left by a save that did not finish", name)
 
     def _set_aside(self, problem: str) -> None:
         stamp = datetime.fromtimestamp(self._clock.now_ns() / 1e9, tz=UTC)
@@ -184,6 +237,22 @@ def _first(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"])
     return f"{location}: {error['msg']}" if location else str(error["msg"])
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    """Unlink ``path`` unless a save holds its lock; whether it was removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(path)
+    except OSError:
+        return False  # held by a save in progress, or gone already
+    finally:
+        os.close(fd)
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:
