@@ -28,13 +28,6 @@ from jobdash.services.job_service import JobService
 from jobdash.transport.command_sink import InMemoryCommandSink
 from jobdash.ui.job_status_widget import JobStatusWidget, first_line, format_utc
 
-# Bokeh 3.9's ColumnDataSource.from_df calls DataFrame.reset_index(inplace=True),
-# deprecated by pandas 3.1 (PDEP-8); every Tabulator update goes through it.
-# Remove once bokeh stops using inplace (seen 2025-11 with bokeh 3.9.2, pandas 3.1.1).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The inplace keyword in DataFrame.reset_index is deprecated"
-)
-
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
 OTHER_WORKFLOW = WorkflowId("dream", "monitor_view", 2)
 SECOND = 1_000_000_000

@@ -15,13 +15,6 @@ from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
 from jobdash.services.status_history import StatusHistory
 from jobdash.ui.timeline import STATE_COLOURS, TimelineView
 
-# Bokeh 3.9's ColumnDataSource.from_df calls DataFrame.reset_index(inplace=True),
-# deprecated by pandas 3.1 (PDEP-8). Remove once bokeh stops using inplace
-# (seen 2025-11 with bokeh 3.9.2, pandas 3.1.1).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The inplace keyword in DataFrame.reset_index is deprecated"
-)
-
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 MONITOR = WorkflowId("dream", "monitor_view", 1)
 SECOND = 1_000_000_000
