@@ -26,6 +26,10 @@ Rules (DESIGN.md §5, decision 0002):
   the cap comes back with its next heartbeat).
 - Staleness comes from the injected clock and receipt times; readers compute it
   live, :meth:`JobOrchestrator.tick` only publishes its changes.
+- A stop keeps working: while heartbeats say a job asked to stop still runs,
+  :meth:`JobOrchestrator.tick` re-sends its stop every ``stop_retry_interval``
+  (a lost command, or a backend that restarted, must not leave it running),
+  up to :data:`MAX_STOP_RETRIES` times, then warns the operator once.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -66,6 +71,7 @@ from jobdash.services.config_store import (
     PersistedState,
     PersistedWorkflow,
 )
+from jobdash.services.notifications import NotificationLevel, NotificationLog
 from jobdash.services.snapshots import (
     WorkflowSnapshot,
     build_workflow_snapshot,
@@ -84,6 +90,7 @@ __all__ = [
     "FINISHED_CAPACITY",
     "MAX_JOBS_PER_SET",
     "MAX_ORPHAN_SETS",
+    "MAX_STOP_RETRIES",
     "CommandTracker",
     "JobOrchestrator",
 ]
@@ -99,10 +106,25 @@ MAX_JOBS_PER_SET = 256
 FINISHED_CAPACITY = 10_000
 """Stopped-and-dropped job ids remembered to ignore their late heartbeats."""
 
+MAX_STOP_RETRIES = 10
+"""Re-sent stops of one job at most; then the operator is warned, once."""
+
+STOP_RETRY_ACTION = "stop_retry"
+"""The audit action of a re-sent stop (its actor is the one who asked)."""
+
 _Entry = tuple[WorkflowId, JobSet, JobConfig]
 """Where an indexed job lives: its workflow, its JobSet, its config."""
 
 _SYSTEM = Actor.system()
+
+
+@dataclass(eq=False)
+class _StopRequest:
+    """A stop sent for one job, to be re-sent while the job runs on."""
+
+    actor: Actor
+    sent_at: int
+    retries: int = 0
 
 
 class CommandTracker(Protocol):
@@ -179,6 +201,12 @@ class JobOrchestrator(VersionedModel):
     audit
         Where actions and the commands they send are recorded; ``None``: not
         audited.
+    stop_retry_interval
+        Seconds after a stop (or its last re-send) at which a job whose
+        heartbeats still say it runs gets its stop again.
+    notifications
+        Where the warning about a job that outlived every re-sent stop goes;
+        ``None``: it is only logged.
     """
 
     workflow_versions = param.ClassSelector(
@@ -203,6 +231,8 @@ class JobOrchestrator(VersionedModel):
         new_job_number: Callable[[], JobNumber] = uuid.uuid4,
         policy: AccessPolicy | None = None,
         audit: AuditLog | None = None,
+        stop_retry_interval: float = 30.0,
+        notifications: NotificationLog | None = None,
     ) -> None:
         if stale_after <= 0:
             raise ValueError(f"stale_after must be positive, got {stale_after}")
@@ -211,6 +241,10 @@ class JobOrchestrator(VersionedModel):
             raise ValueError(
                 f"forget_after ({forget_after} s) must exceed stale_after "
                 f"({stale_after} s)"
+            )
+        if stop_retry_interval <= 0:
+            raise ValueError(
+                f"stop_retry_interval must be positive, got {stop_retry_interval}"
             )
         super().__init__()
         self._catalogue = catalogue
@@ -224,6 +258,8 @@ class JobOrchestrator(VersionedModel):
         self._new_job_number = new_job_number
         self._stale_ns = round(stale_after * 1e9)
         self._forget_ns = round(forget_after * 1e9)
+        self._stop_retry_ns = round(stop_retry_interval * 1e9)
+        self._notifications = notifications
 
         self._states: dict[WorkflowId, WorkflowState] = {
             wid: WorkflowState() for wid in catalogue.workflow_ids
@@ -241,6 +277,9 @@ class JobOrchestrator(VersionedModel):
         # Jobs dropped after reporting stopped → (that heartbeat's timestamp,
         # when dropped); insertion-ordered, so the oldest expire first.
         self._finished: dict[JobId, tuple[int, int]] = {}
+        # Jobs asked to stop, until they leave the index or exhaust their
+        # retries; so never more entries than indexed jobs.
+        self._stop_requests: dict[JobId, _StopRequest] = {}
         # The file's content, by workflow id text; entries of workflows not in
         # this catalogue are carried through untouched.
         self._persisted: dict[str, PersistedWorkflow] = {}
@@ -256,6 +295,8 @@ class JobOrchestrator(VersionedModel):
                 "stopped_unknown_job",
                 "over_capacity",
                 "adopted_sets",
+                "stop_retries",
+                "stop_retries_exhausted",
             ),
             0,
         )
@@ -310,10 +351,12 @@ class JobOrchestrator(VersionedModel):
                 self._publish()
 
     def tick(self) -> None:
-        """Publish staleness flips; drop finished previous JobSets and old orphans.
+        """Publish staleness flips; drop finished previous JobSets and old orphans;
+        re-send due stops.
 
         Called periodically by the ingestion thread (every 0.25 s). O(jobs).
         """
+        warnings: list[str] = []
         with self._lock:
             now = self._clock.now_ns()
             # JobConfig.is_stale, inlined: this walks every tracked job, 4 times a second.
@@ -332,6 +375,8 @@ class JobOrchestrator(VersionedModel):
                 if entry is not None:
                     self._dirty_workflows.add(entry[0])
             self._stale = stale
+            if self._stop_requests:
+                warnings = self._retry_stops(now)
             for wid, state in self._states.items():
                 previous = state.previous
                 if previous is not None and self._retired_set_done(previous, now):
@@ -343,6 +388,11 @@ class JobOrchestrator(VersionedModel):
             self._expire_finished(now)
             if self._dirty_workflows:
                 self._mark_changed()
+        # Outside our lock: the log has its own.
+        for text in warnings:
+            logger.warning("%s", text)
+            if self._notifications is not None:
+                self._notifications.add(NotificationLevel.warning, text)
 
     # --- actions (UI threads) ----------------------------------------------
 
@@ -512,6 +562,7 @@ class JobOrchestrator(VersionedModel):
                     action="commit_workflow",
                     workflow=workflow_id,
                 )
+            self._remember_stops(stops, actor, now)
         self._save(*save)
         logger.info(
             "committed %s as job number %s: %d job(s), %d stop(s)",
@@ -560,6 +611,7 @@ class JobOrchestrator(VersionedModel):
                 action="stop_workflow",
                 workflow=workflow_id,
             )
+            self._remember_stops(commands, actor, self._clock.now_ns())
         logger.info("stop of %s: %d command(s)", workflow_id, len(commands))
         return len(commands)
 
@@ -627,6 +679,7 @@ class JobOrchestrator(VersionedModel):
                 action="stop_job",
                 workflow=workflow_id,
             )
+            self._remember_stops([command], actor, self._clock.now_ns())
         logger.info("stop of job %s", job_id)
 
     # --- readers (any thread) --------------------------------------------
@@ -704,7 +757,9 @@ class JobOrchestrator(VersionedModel):
         job already dropped after stopping; ``stopped_unknown_job``: a
         ``stopped`` heartbeat of an untracked job (nothing to adopt);
         ``over_capacity``: a JobSet already holds :data:`MAX_JOBS_PER_SET` jobs;
-        ``adopted_sets``: unknown job numbers adopted.
+        ``adopted_sets``: unknown job numbers adopted; ``stop_retries``: stops
+        re-sent by :meth:`tick`; ``stop_retries_exhausted``: jobs given up on
+        after :data:`MAX_STOP_RETRIES` re-sent stops.
         """
         with self._lock:
             return dict(self._counters)
@@ -907,6 +962,7 @@ class JobOrchestrator(VersionedModel):
 
     def _unindex(self, job_id: JobId, job: JobConfig, now: int) -> None:
         self._index.pop(job_id, None)
+        self._stop_requests.pop(job_id, None)
         self._stale.discard(job_id)
         if job.status is not None and job.status.state is JobState.stopped:
             # Remember it, so a heartbeat that was overtaken by its 'stopped'
@@ -1006,6 +1062,85 @@ class JobOrchestrator(VersionedModel):
                 audit.command(
                     actor, action, command, AuditOutcome.sent, workflow=workflow
                 )
+
+    # --- stops that keep working (hold the lock) -------------------------------
+
+    def _remember_stops(self, commands: list[Command], actor: Actor, now: int) -> None:
+        """Note the stops just sent, so :meth:`tick` can re-send them.
+
+        A new stop of a job already asked restarts its count: the operator
+        asked again.
+        """
+        for command in commands:
+            if command.job_id is None:
+                continue
+            job_id = command.job_id.to_domain()
+            if job_id in self._index:
+                self._stop_requests[job_id] = _StopRequest(actor, now)
+
+    def _retry_stops(self, now: int) -> list[str]:
+        """Re-send the stops that are due; return warnings about given-up jobs.
+
+        A stop is due ``stop_retry_interval`` after it (or its last re-send)
+        went out, if the job's latest heartbeat says it runs and it is not
+        stale. A stale job has nothing listening (its backend is dead or cut
+        off): its stop waits, and is re-sent at once if the job is heard from
+        again still running, since a command sent to a dead backend is lost.
+        A job never heard from gets no re-send: nothing says it runs.
+        """
+        due: dict[tuple[WorkflowId, Actor, int], list[Command]] = {}
+        warnings: list[str] = []
+        for job_id, request in list(self._stop_requests.items()):
+            entry = self._index.get(job_id)
+            if entry is None:  # not normally reached: _unindex forgets it
+                del self._stop_requests[job_id]
+                continue
+            workflow_id, _, job = entry
+            state = job.state
+            if state is JobState.stopped:
+                del self._stop_requests[job_id]
+                continue
+            if (
+                state is None
+                or job_id in self._stale
+                or now - request.sent_at < self._stop_retry_ns
+            ):
+                continue
+            if request.retries >= MAX_STOP_RETRIES:
+                del self._stop_requests[job_id]
+                self._counters["stop_retries_exhausted"] += 1
+                warnings.append(
+                    f"{job_id.source_name} of {self.get_spec(workflow_id).title} "
+                    f"still runs after {MAX_STOP_RETRIES} re-sent stops "
+                    f"(job {job_id}); stop it at the backend"
+                )
+                continue
+            request.retries += 1
+            request.sent_at = now
+            self._counters["stop_retries"] += 1
+            due.setdefault((workflow_id, request.actor, request.retries), []).append(
+                JobCommand(
+                    job_id=JobIdentifier.from_domain(job_id), action=JobAction.stop
+                )
+            )
+        for (workflow_id, actor, retry), commands in due.items():
+            title = self.get_spec(workflow_id).title
+            logger.info(
+                "stop of %d job(s) of %s re-sent (retry %d of %d)",
+                len(commands),
+                workflow_id,
+                retry,
+                MAX_STOP_RETRIES,
+            )
+            self._dispatch(
+                commands,
+                verb="Stopped",
+                subject=f"{title} (stop retry {retry}/{MAX_STOP_RETRIES})",
+                actor=actor,
+                action=STOP_RETRY_ACTION,
+                workflow=workflow_id,
+            )
+        return warnings
 
     # --- persistence -------------------------------------------------------
 
