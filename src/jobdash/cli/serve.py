@@ -12,23 +12,37 @@ factory as ``panel serve app.py`` (``jobdash.ui.page.build_page``): one page
 per browser session over the one set of services. This avoids a second
 process and passing the settings through the environment; ``panel serve
 app.py`` remains the way to use Panel's own server flags.
+
+Authentication is Panel's: ``--basic-auth FILE`` (a JSON object of user name
+to password) or an OAuth provider (``--oauth-provider`` and its key, secret,
+extra parameters and redirect URI), with ``--cookie-secret`` signing the
+session cookies. Who may act is ``Settings.operators`` (``--operator NAME``,
+``JOBDASH_OPERATORS``); see ``docs/security.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import secrets
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from jobdash.services.access import Role
 from jobdash.services.workflow_catalogue import CatalogueError
 from jobdash.settings import Settings, TransportKind
 from jobdash.transport.simulated_scenarios import SCENARIOS
 
-__all__ = ["register", "run", "settings_from_args"]
+__all__ = ["AuthError", "auth_options", "register", "run", "settings_from_args"]
+
+#: Where the cookie secret comes from when ``--cookie-secret`` is not given.
+COOKIE_SECRET_ENV = "JOBDASH_COOKIE_SECRET"
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +62,11 @@ _SETTINGS_FLAGS = (
     "frozen_clock",
     "read_only",
     "config_dir",
+    "operators",
+    "default_role",
+    "audit_file",
+    "audit_max_bytes",
+    "audit_fsync",
     "bootstrap_servers",
     "topic_prefix",
 )
@@ -120,6 +139,30 @@ def register(subparsers: Any) -> None:
         "--config-dir", type=Path, metavar="DIR", help=help_of("config_dir")
     )
     settings.add_argument(
+        "--operator",
+        dest="operators",
+        action="append",
+        metavar="NAME",
+        help="user who may send commands (repeatable; '*' = every signed-in "
+        "user); replaces JOBDASH_OPERATORS",
+    )
+    settings.add_argument(
+        "--default-role",
+        choices=[role.value for role in Role],
+        help=help_of("default_role"),
+    )
+    settings.add_argument(
+        "--audit-file", metavar="FILE|none", help=help_of("audit_file")
+    )
+    settings.add_argument(
+        "--audit-max-bytes", type=int, metavar="N", help=help_of("audit_max_bytes")
+    )
+    settings.add_argument(
+        "--audit-fsync",
+        action=argparse.BooleanOptionalAction,
+        help=help_of("audit_fsync"),
+    )
+    settings.add_argument(
         "--bootstrap-servers",
         metavar="HOST:PORT,...",
         help=help_of("bootstrap_servers"),
@@ -149,6 +192,53 @@ def register(subparsers: Any) -> None:
         default=False,
         help="open a browser tab (default: no)",
     )
+
+    auth = parser.add_argument_group(
+        "authentication",
+        "Panel's authentication: without one of --basic-auth or --oauth-provider "
+        "anyone who reaches the port may use the dashboard.",
+    )
+    auth.add_argument(
+        "--basic-auth",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='JSON file of user names and passwords, {"olga": "secret", ...}; '
+        "a login form guards the page and its websocket",
+    )
+    auth.add_argument(
+        "--cookie-secret",
+        default=None,
+        metavar="SECRET",
+        help=f"secret that signs the session cookies (default ${COOKIE_SECRET_ENV}, "
+        "else a random one per process: sign-ins end when it restarts)",
+    )
+    auth.add_argument(
+        "--oauth-provider",
+        default=None,
+        metavar="NAME",
+        help="Panel OAuth provider (github, azure, google, gitlab, okta, "
+        "auth0, generic, ...)",
+    )
+    auth.add_argument(
+        "--oauth-key", default=None, metavar="KEY", help="OAuth client ID"
+    )
+    auth.add_argument(
+        "--oauth-secret", default=None, metavar="SECRET", help="OAuth client secret"
+    )
+    auth.add_argument(
+        "--oauth-extra-params",
+        default=None,
+        metavar="JSON",
+        help='provider options as a JSON object, e.g. \'{"tenant": "..."}\' '
+        "(azure) or the endpoints of a generic provider",
+    )
+    auth.add_argument(
+        "--oauth-redirect-uri",
+        default=None,
+        metavar="URL",
+        help="the dashboard's public URL the provider redirects back to",
+    )
     parser.set_defaults(func=run)
 
 
@@ -164,6 +254,103 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+class AuthError(ValueError):
+    """The authentication flags cannot protect the server as asked."""
+
+
+def auth_options(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``pn.serve`` keywords of the authentication flags.
+
+    Checked before the server starts, because Panel fails open or late:
+    a ``basic_auth`` string that is not a file is taken as one password for
+    every user name, and a bad OAuth setup surfaces only at the first login.
+
+    Parameters
+    ----------
+    args
+        The parsed ``serve`` flags.
+    environ
+        Where ``JOBDASH_COOKIE_SECRET`` is looked up (default ``os.environ``).
+
+    Returns
+    -------
+    dict
+        Empty without authentication (then only a given cookie secret);
+        otherwise ``basic_auth`` (the file's absolute path) or the
+        ``oauth_*`` options, and ``cookie_secret`` (random per process,
+        with a warning, when neither the flag nor the environment gives one).
+
+    Raises
+    ------
+    AuthError
+        Both basic auth and OAuth; an unreadable or malformed credentials file;
+        OAuth without key or secret; extra parameters that are not a JSON
+        object of strings.
+    """
+    environ = os.environ if environ is None else environ
+    basic_auth: Path | None = getattr(args, "basic_auth", None)
+    provider: str | None = getattr(args, "oauth_provider", None)
+    cookie_secret = getattr(args, "cookie_secret", None) or environ.get(
+        COOKIE_SECRET_ENV
+    )
+    options: dict[str, Any] = {}
+    if basic_auth is not None and provider:
+        raise AuthError("use either --basic-auth or --oauth-provider, not both")
+    if basic_auth is not None:
+        _check_credentials(basic_auth)
+        options["basic_auth"] = str(basic_auth.resolve())
+    elif provider:
+        key = getattr(args, "oauth_key", None)
+        secret = getattr(args, "oauth_secret", None)
+        if not key or not secret:
+            raise AuthError(
+                f"--oauth-provider {provider} needs --oauth-key and --oauth-secret"
+            )
+        options.update(oauth_provider=provider, oauth_key=key, oauth_secret=secret)
+        extra = getattr(args, "oauth_extra_params", None)
+        if extra:
+            options["oauth_extra_params"] = _string_mapping(
+                extra, "--oauth-extra-params"
+            )
+        redirect = getattr(args, "oauth_redirect_uri", None)
+        if redirect:
+            options["oauth_redirect_uri"] = redirect
+    if options and not cookie_secret:
+        cookie_secret = secrets.token_urlsafe(32)
+        _logger.warning(
+            "no --cookie-secret or %s: using a random one, so every sign-in "
+            "ends when this process restarts",
+            COOKIE_SECRET_ENV,
+        )
+    if cookie_secret:
+        options["cookie_secret"] = cookie_secret
+    return options
+
+
+def _check_credentials(path: Path) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AuthError(f"cannot read --basic-auth file {path}: {exc}") from None
+    credentials = _string_mapping(text, f"--basic-auth file {path}")
+    if not credentials:
+        raise AuthError(f"--basic-auth file {path} names no user")
+
+
+def _string_mapping(text: str, what: str) -> dict[str, str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AuthError(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+    ):
+        raise AuthError(f"{what} must be a JSON object of strings")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the services, then serve until interrupted; the exit status."""
     # Imported here: building the parser (``jobdash --help``) needs no Panel.
@@ -174,6 +361,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         settings = settings_from_args(args)
+        auth = auth_options(args)
         services = get_services(settings)
     except ValidationError as exc:
         return _fail(_describe_validation(exc))
@@ -184,6 +372,12 @@ def run(args: argparse.Namespace) -> int:
 
     from jobdash.ui.page import build_page
 
+    if auth and not settings.operators and not settings.read_only:
+        _logger.warning(
+            "authentication without operators: every signed-in user is a %s "
+            "(set --operator or JOBDASH_OPERATORS)",
+            settings.default_role.value,
+        )
     title = f"jobdash · {settings.instrument.upper()}"
     pn.serve(
         {"/": lambda: build_page(services)},
@@ -194,6 +388,7 @@ def run(args: argparse.Namespace) -> int:
         title=title,
         # GET /liveness?endpoint=/ answers 200 once the page builds (probes).
         liveness=True,
+        **auth,
     )
     return 0
 
