@@ -20,7 +20,6 @@ import atexit
 import logging
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobdash.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
@@ -114,7 +113,8 @@ class Services:
         Who may act: each session asks it for its actor
         (``policy.actor_for(pn.state.user)``).
     audit
-        The audit trail of commands, shared by every action service.
+        The audit trail of commands, shared by every action service
+        (``None`` when ``audit_file`` is ``none``).
     """
 
     settings: Settings
@@ -178,11 +178,6 @@ def make_clock(settings: Settings) -> Clock:
     return SystemClock()
 
 
-def audit_path(settings: Settings) -> Path:
-    """The audit trail file: ``<config_dir>/<instrument>-audit.jsonl``."""
-    return settings.config_dir / f"{settings.instrument}-audit.jsonl"
-
-
 def load_catalogue(settings: Settings) -> WorkflowCatalogue:
     """``settings.catalogue`` if set, else the instrument's shipped catalogue.
 
@@ -233,8 +228,17 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
     stale_after = settings.effective_stale_after
     read_only = settings.read_only
 
-    policy = AccessPolicy(read_only=read_only)
-    audit = AuditLog(audit_path(settings), clock)
+    policy = settings.access_policy()
+    audit = (
+        None
+        if settings.audit_file is None
+        else AuditLog(
+            settings.audit_file,
+            clock,
+            max_bytes=settings.audit_max_bytes,
+            fsync=settings.audit_fsync,
+        )
+    )
     notifications = NotificationLog(clock)
     tracker = PendingCommandTracker(
         clock, notifications, timeout=settings.command_timeout, audit=audit

@@ -113,6 +113,17 @@ def test_read_only_reaches_the_action_services(tmp_path: Path) -> None:
         services.job_orchestrator.commit_workflow(DETECTOR_VIEW)
 
 
+def test_audit_none_disables_the_audit_trail(tmp_path: Path) -> None:
+    services = build_services(Settings(config_dir=tmp_path, audit_file="none"))
+    assert services.audit is None
+
+
+def test_operators_decide_who_may_act(tmp_path: Path) -> None:
+    services = build_services(Settings(config_dir=tmp_path, operators=["olga"]))
+    assert services.policy.actor_for("olga").is_operator
+    assert not services.policy.actor_for("victor").is_operator
+
+
 def test_actions_are_audited_in_the_config_dir(settings: Settings) -> None:
     services = build_services(settings)
     assert services.audit is not None

@@ -123,6 +123,7 @@ class DashboardPage:
             data_service=services.data_service,
             notifications=services.notifications,
             read_only=read_only,
+            actor=self.actor,
         )
         self.timeline = TimelineView(services.status_history, clock)
         self.notification_log = NotificationLogView(
