@@ -1,0 +1,283 @@
+"""State changes injected into a served jobdash, timed until browsers show them.
+
+Shared by ``freshness.py`` (5 sessions, 1,000 jobs, 20 changes) and the
+browser smoke test ``tests/browser/test_freshness_smoke.py``.
+
+Method. A change is injected on the server (a fault on one job through the
+simulated backend, or a stop of a whole workflow through the orchestrator,
+as the Stop button does). Before that, every browser session is told what
+to look for (the job's row in the job table showing the new state, and the
+workflow's badge starting with the new aggregate), and the
+:class:`~_served_app.EmissionRecorder` is told which heartbeat carries the
+change. The latency of one widget in one session is
+
+    (time the session's DOM first shows the change) - (time the backend
+    emitted the heartbeat that carries it),
+
+both on this machine's wall clock. For a badge that needs several
+heartbeats (STOPPED needs every job's ``stopped``) it is measured from the
+last of them. Measuring from emission, not from the injection call, leaves
+out the backend's own latency (a stop takes effect after the command's
+latency and a transition; a real backend's next heartbeat can be up to a
+heartbeat interval away), which the dashboard cannot influence.
+
+Each change is also split into stages on the server: emission → the batch
+handed to the ingestion thread (``handover``) → the batch applied to every
+service (``applied``, when the ingestion thread next asks for messages) →
+DOM (the session's refresh tick, the patch, the websocket, the browser).
+
+Not a benchmark: ``make bench`` skips ``benchmarks/_*.py``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from _browser import Session
+from _served_app import Emitted, ServedDashboard
+from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.job_state import JobState
+from jobdash.ui.workflow_card import card_css_name
+
+__all__ = [
+    "Change",
+    "Sample",
+    "inject_changes",
+    "plan_changes",
+    "summarise",
+]
+
+#: The changes made to each target workflow, in this order; every one
+#: leaves something different on the page than the one before.
+_CYCLE = ("error", "clear", "warning", "clear", "stop")
+
+
+@dataclass
+class Change:
+    """One injected state change and what the pages must show for it.
+
+    Attributes
+    ----------
+    name
+        ``"<n>:<kind>:<workflow>"``, unique within a run.
+    kind
+        ``error``, ``clear``, ``warning`` or ``stop``.
+    job_id, workflow_id
+        The job whose row is watched, and its workflow (whose badge is).
+    row_state
+        The state its row must show (``error``, ``active``, ...).
+    badge
+        The aggregate its badge must start with (``ERROR``, ``ACTIVE``, ...).
+    carriers
+        The (job, state) heartbeats that carry the change; the badge's
+        latency counts from the last of them, the row's from the watched
+        job's.
+    apply
+        Makes the change on the server.
+    """
+
+    name: str
+    kind: str
+    job_id: JobId
+    workflow_id: WorkflowId
+    row_state: JobState
+    badge: str
+    carriers: list[tuple[JobId, JobState]]
+    apply: Callable[[], None]
+    injected: float = 0.0
+    emitted: dict[JobId, Emitted] = field(default_factory=dict)
+
+    def row_emitted(self) -> Emitted | None:
+        return self.emitted.get(self.job_id)
+
+    def badge_emitted(self) -> float | None:
+        """When the last heartbeat the badge needs was emitted."""
+        if len(self.emitted) < len(self.carriers):
+            return None
+        return max(e.stamped for e in self.emitted.values())
+
+
+def plan_changes(app: ServedDashboard, count: int, workflows: int) -> list[Change]:
+    """``count`` changes cycling through error, clear, warning, clear, stop.
+
+    Each group of five goes to one workflow among the first ``workflows``
+    (chosen so that their cards and their first job's row are on the first
+    page of both views), watching its first job.
+    """
+    simulator = app.simulator
+    orchestrator = app.services.job_orchestrator
+    first_jobs: list[tuple[JobId, WorkflowId]] = []
+    seen: set[WorkflowId] = set()
+    for job_id, workflow_id in app.jobs:
+        if workflow_id not in seen:
+            seen.add(workflow_id)
+            first_jobs.append((job_id, workflow_id))
+    targets = first_jobs[:workflows]
+    if count > len(targets) * len(_CYCLE):
+        raise ValueError(f"{count} changes need more than {workflows} workflows")
+    changes = []
+    for n in range(count):
+        job_id, workflow_id = targets[n // len(_CYCLE)]
+        kind = _CYCLE[n % len(_CYCLE)]
+        all_jobs = [j for j, w in app.jobs if w == workflow_id]
+        name = f"{n}:{kind}:{workflow_id.name}"
+        apply: Callable[[], None]
+        if kind == "error":
+            apply = _bind(simulator.inject_error, job_id, "benchmark: injected error")
+            row, badge, carriers = JobState.error, "ERROR", [(job_id, JobState.error)]
+        elif kind == "warning":
+            apply = _bind(simulator.inject_warning, job_id, "benchmark: slow")
+            row, badge = JobState.warning, "WARNING"
+            carriers = [(job_id, JobState.warning)]
+        elif kind == "clear":
+            apply = _bind(simulator.clear_fault, job_id)
+            row, badge = JobState.active, "ACTIVE"
+            carriers = [(job_id, JobState.active)]
+        else:
+            apply = _bind(orchestrator.stop_workflow, workflow_id)
+            row, badge = JobState.stopped, "STOPPED"
+            carriers = [(j, JobState.stopped) for j in all_jobs]
+        changes.append(
+            Change(name, kind, job_id, workflow_id, row, badge, carriers, apply)
+        )
+    return changes
+
+
+def _bind(function: Callable[..., object], *args: object) -> Callable[[], None]:
+    def call() -> None:
+        function(*args)
+
+    return call
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One change seen by one widget of one session.
+
+    ``latency`` is emission → DOM in seconds (``None``: never shown within
+    the deadline, or shown before it was injected, which means the
+    measurement is broken); ``applied`` is emission → applied to the
+    services (``None`` for badges, which take several heartbeats).
+    """
+
+    change: str
+    widget: str
+    session: int
+    latency: float | None
+    applied: float | None
+    already: bool = False
+
+
+def inject_changes(
+    app: ServedDashboard,
+    sessions: Sequence[Session],
+    changes: Sequence[Change],
+    *,
+    spacing: float,
+    deadline: float,
+) -> list[Sample]:
+    """Make each change ``spacing`` s after the previous; time every widget.
+
+    Waits at most ``deadline`` seconds after the last change for the pages
+    to show everything.
+    """
+    recorder = app.recorder
+    watches = []
+    for change in changes:
+        for session in sessions:
+            session.expect(
+                f"{change.name}/row",
+                kind="row",
+                short=change.job_id.short,
+                state=change.row_state.value,
+            )
+            session.expect(
+                f"{change.name}/badge",
+                kind="badge",
+                card=card_css_name(change.workflow_id.name),
+                state=change.badge,
+            )
+        armed = [recorder.watch(job, state) for job, state in change.carriers]
+        change.injected = time.time()
+        change.apply()
+        watches.append((change, armed))
+        # The pace of the load, not a wait for something to happen.
+        time.sleep(spacing)
+    until = time.monotonic() + deadline
+    for change, armed in watches:
+        for watch in armed:
+            emitted = recorder.emitted(watch, max(0.0, until - time.monotonic()))
+            if emitted is not None:
+                change.emitted[emitted.job_id] = emitted
+    _wait_for_pages(sessions, until)
+    return _samples(app, sessions, changes)
+
+
+def _wait_for_pages(sessions: Sequence[Session], until: float) -> None:
+    for session in sessions:
+        while session.pending() and time.monotonic() < until:
+            time.sleep(0.1)  # polling the pages' probes, with a deadline
+
+
+def _samples(
+    app: ServedDashboard, sessions: Sequence[Session], changes: Sequence[Change]
+) -> list[Sample]:
+    applied_at = app.recorder.applied_after
+    samples = []
+    for index, session in enumerate(sessions):
+        hits = session.hits()
+        for change in changes:
+            row = change.row_emitted()
+            row_applied = None
+            if row is not None:
+                done = applied_at(row.handed_over)
+                row_applied = None if done is None else done - row.stamped
+            for widget, emitted in (
+                ("row", None if row is None else row.stamped),
+                ("badge", change.badge_emitted()),
+            ):
+                hit = hits.get(f"{change.name}/{widget}")
+                latency = None
+                already = False
+                if hit is not None and emitted is not None:
+                    already = hit.already or hit.at < change.injected
+                    latency = None if already else hit.at - emitted
+                samples.append(
+                    Sample(
+                        change.name,
+                        widget,
+                        index,
+                        latency,
+                        row_applied if widget == "row" else None,
+                        already,
+                    )
+                )
+    return samples
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0 to 100), linear between closest ranks."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[
+        min(98, max(0, round(q) - 1))
+    ]
+
+
+def summarise(samples: Sequence[Sample], widget: str) -> dict[str, float | int]:
+    """p50, p95 and max latency (ms) of one widget, and how many were missed."""
+    chosen = [s for s in samples if s.widget == widget]
+    seen = [s.latency for s in chosen if s.latency is not None]
+    summary: dict[str, float | int] = {
+        "samples": len(chosen),
+        "missed": len(chosen) - len(seen),
+    }
+    if seen:
+        summary["p50_ms"] = 1000 * statistics.median(seen)
+        summary["p95_ms"] = 1000 * percentile(seen, 95)
+        summary["max_ms"] = 1000 * max(seen)
+    return summary

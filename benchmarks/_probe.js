@@ -1,0 +1,173 @@
+// The benchmarks' in-page probe, installed before any page script runs
+// (Playwright add_init_script). It records, on the browser's clock:
+//
+// * when the DOM first satisfies an expectation registered from Python
+//   (a job row or a workflow badge showing a state, the page being ready, the
+//   job table showing a filter's or a sort's result), checked in a
+//   MutationObserver callback, i.e. right after the DOM change and before
+//   the next paint;
+// * every long task (> 50 ms of main-thread work), via PerformanceObserver.
+//
+// Panel renders every component inside a shadow root, which observers and
+// selectors on the document do not see into; the probe wraps attachShadow so
+// that every shadow root is observed from birth, and searches through shadow
+// roots itself.
+//
+// Times are epoch milliseconds (performance.timeOrigin + performance.now()),
+// the same clock as Python's time.time() * 1000 on this machine.
+(() => {
+  const now = () => performance.timeOrigin + performance.now();
+  const probe = {
+    longTasks: [],
+    hits: [],
+    pending: new Map(),
+    mutationCallbacks: 0,
+    checkMs: 0,
+    marks: {},
+  };
+  window.__jdProbe = probe;
+
+  if (PerformanceObserver.supportedEntryTypes.includes("longtask")) {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        probe.longTasks.push([performance.timeOrigin + entry.startTime, entry.duration]);
+      }
+    }).observe({ type: "longtask", buffered: true });
+  }
+
+  // --- searching through shadow roots ---------------------------------------------
+
+  function deepAll(root, selector, found = []) {
+    for (const el of root.querySelectorAll(selector)) found.push(el);
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot) deepAll(el.shadowRoot, selector, found);
+    }
+    return found;
+  }
+
+  function deepFirst(root, selector) {
+    const direct = root.querySelector(selector);
+    if (direct) return direct;
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot) {
+        const inner = deepFirst(el.shadowRoot, selector);
+        if (inner) return inner;
+      }
+    }
+    return null;
+  }
+
+  const within = (host) => host.shadowRoot || host;
+  const text = (el) => (el ? el.textContent.trim() : "");
+  const cache = {};
+
+  function cached(key, find) {
+    let el = cache[key];
+    if (!el || !el.isConnected) {
+      el = find();
+      if (el) cache[key] = el;
+    }
+    return el;
+  }
+
+  const jobTable = () => cached("table", () => deepFirst(document, ".jd-job-table"));
+
+  function tableRows() {
+    const table = jobTable();
+    return table ? deepAll(within(table), ".tabulator-row") : [];
+  }
+
+  const cell = (row, field) => text(row.querySelector(`[tabulator-field="${field}"]`));
+
+  function rowOfJob(short) {
+    for (const row of tableRows()) {
+      if (cell(row, "job") === short) return row;
+    }
+    return null;
+  }
+
+  const shows = (label, state) => label === state || label.startsWith(state + " ");
+
+  function badgeText(cardClass) {
+    const card = cached(`card:${cardClass}`, () =>
+      deepFirst(document, `.jd-workflow-card.${cardClass}`),
+    );
+    return card ? text(deepFirst(within(card), ".jd-status-badge")) : "";
+  }
+
+  // --- expectations ---------------------------------------------------------------
+
+  const checks = {
+    // The job table's row of the job whose short number is `short` shows `state`.
+    row: ({ short, state }) => {
+      const row = rowOfJob(short);
+      return row !== null && shows(cell(row, "state"), state);
+    },
+    // The badge of the card with class `card` starts with `state`.
+    badge: ({ card, state }) => shows(badgeText(card), state),
+    // Both views show data: job rows with a state, and `cards` cards with badges.
+    ready: ({ cards }) => {
+      const rows = tableRows();
+      if (!rows.length || !cell(rows[0], "state")) return false;
+      const found = deepAll(document, ".jd-workflow-card");
+      return (
+        found.length >= cards &&
+        found.every((card) => text(deepFirst(within(card), ".jd-status-badge")) !== "")
+      );
+    },
+    // Every row on the page contains `needle` in `field`, and there are `count`.
+    filtered: ({ field, needle, count }) => {
+      const rows = tableRows();
+      return rows.length === count && rows.every((row) => cell(row, field).includes(needle));
+    },
+    // The page's rows show `field` in exactly this order.
+    ordered: ({ field, values }) => {
+      const rows = tableRows();
+      return (
+        rows.length === values.length && rows.every((row, i) => cell(row, field) === values[i])
+      );
+    },
+  };
+
+  function evaluate() {
+    const began = performance.now();
+    const at = now();
+    for (const [id, expectation] of probe.pending) {
+      if (checks[expectation.kind](expectation)) {
+        probe.hits.push({ id, at, mutations: probe.mutationCallbacks });
+        probe.pending.delete(id);
+      }
+    }
+    probe.checkMs += performance.now() - began;
+  }
+
+  // Register an expectation; if it already holds, it is recorded at once
+  // with `already: true` (a measurement that went wrong, not a fast one).
+  probe.expect = (id, expectation) => {
+    if (checks[expectation.kind](expectation)) {
+      probe.hits.push({ id, at: now(), already: true });
+      return true;
+    }
+    probe.pending.set(id, expectation);
+    return false;
+  };
+
+  // The time of the latest event of a type in the capture phase (a click, an
+  // input), for latencies measured from the user's action.
+  for (const type of ["click", "input", "keydown"]) {
+    window.addEventListener(type, () => (probe.marks[type] = now()), true);
+  }
+
+  const observer = new MutationObserver(() => {
+    probe.mutationCallbacks += 1;
+    if (probe.pending.size) evaluate();
+  });
+  const options = { subtree: true, childList: true, characterData: true };
+  const attachShadow = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) {
+    const root = attachShadow.call(this, init);
+    observer.observe(root, options);
+    return root;
+  };
+  observer.observe(document, options);
+})();

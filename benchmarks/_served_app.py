@@ -1,0 +1,443 @@
+"""A jobdash served in this process, over a synthetic instrument, for benchmarks.
+
+The browser benchmarks (``freshness.py``, ``sessions.py``, ``scale.py``) and the
+browser smoke test need three things a ``panel serve`` subprocess would hide:
+
+* the :class:`~jobdash.app.Services` themselves, to inject faults and send
+  commands at known times and to read the services' own state;
+* the moment the simulated backend *emitted* the heartbeat that carries an
+  injected change (a change reaches the dashboard only with a heartbeat, and
+  the dashboard cannot be faster than that), recorded by
+  :class:`EmissionRecorder`, a ``MessageSource`` wrapped around the backend;
+* the server's own CPU time and memory, read from ``/proc`` for this process,
+  per thread (:mod:`_process_stats`).
+
+So the app is built with the real composition root (``build_services``) and
+the real page (``build_page``), and served with ``pn.serve(..., threaded=True)``
+on a free loopback port, exactly as ``panel serve app.py`` serves it, except
+that the ingestion thread reads the backend through the recorder.
+
+Not a benchmark: ``make bench`` skips ``benchmarks/_*.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+
+from jobdash.app import Services, build_services
+from jobdash.domain.commands import (
+    JobIdentifier,
+    WorkflowConfigCommand,
+    WorkflowIdentifier,
+)
+from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import JobStatus
+from jobdash.domain.streams import StreamId
+from jobdash.services.config_store import (
+    ConfigStore,
+    PersistedJobConfig,
+    PersistedJobSet,
+    PersistedState,
+    PersistedWorkflow,
+)
+from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.settings import Settings
+from jobdash.transport.codec import DecodeError, decode_status
+from jobdash.transport.ingestion import IngestionThread
+from jobdash.transport.message_source import Message, MessageSource
+from jobdash.transport.simulated import SimulatedBackend
+from jobdash.ui.page import build_page
+
+__all__ = [
+    "INSTRUMENT",
+    "EmissionRecorder",
+    "Emitted",
+    "ServedDashboard",
+    "serve_dashboard",
+    "workflow_name",
+    "write_catalogue",
+]
+
+INSTRUMENT = "bench"
+
+
+def workflow_name(index: int) -> str:
+    """``WorkflowId.name`` of the synthetic workflow number ``index``."""
+    return f"wf_{index:04d}"
+
+
+def write_catalogue(path: Path, workflows: int, sources: int) -> Path:
+    """A catalogue of ``workflows`` x ``sources`` jobs, written as JSON.
+
+    Each workflow has its own sources (``bank_<w>_<s>``), so every job's
+    source name is unique and a row of the job table is easy to find by it,
+    and two parameters, so cards and staging forms have something to show.
+    """
+    catalogue = {
+        "instrument": INSTRUMENT,
+        "workflows": [
+            {
+                "id": f"{INSTRUMENT}/{workflow_name(w)}/1",
+                "title": f"Workflow {w}",
+                "description": "Synthetic workflow of the performance benchmarks.",
+                "source_names": [f"bank_{w:04d}_{s}" for s in range(sources)],
+                "parameters": [
+                    {"name": "bins", "type": "int", "default": 100, "min": 1},
+                    {"name": "window", "type": "float", "default": 10.0},
+                ],
+            }
+            for w in range(workflows)
+        ],
+    }
+    path.write_text(json.dumps(catalogue), encoding="utf-8")
+    return path
+
+
+# --- emission times -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A heartbeat the recorder was asked to look out for, as it was emitted.
+
+    ``stamped`` is the backend's own time for the message (its envelope
+    timestamp, when the simulated backend produced it); ``handed_over`` is
+    when ``get_messages`` returned it to the ingestion thread. Both are
+    seconds since the epoch (``time.time()``'s clock, which is also the
+    browser's ``Date.now()`` clock on this machine).
+    """
+
+    job_id: JobId
+    state: JobState
+    stamped: float
+    handed_over: float
+
+
+@dataclass
+class _Watch:
+    job_id: JobId
+    state: JobState
+    needle: bytes
+    done: threading.Event = field(default_factory=threading.Event)
+    emitted: Emitted | None = None
+
+
+class EmissionRecorder:
+    """A ``MessageSource`` that passes on another's messages and times some.
+
+    :meth:`watch` arms a watch for "the next heartbeat of job J in state S";
+    the first such heartbeat the backend emits is recorded. The check is a
+    byte search for the job number in each payload, and a decode only on a
+    hit, so an armed watch costs next to nothing per message.
+
+    It also counts messages per stream and the CPU time the wrapped source
+    spends inside ``get_messages`` (thread time of the ingestion thread): with
+    the simulated backend that is the *backend's* work (building and encoding
+    heartbeats and histograms), which a real deployment does elsewhere.
+    """
+
+    def __init__(self, inner: MessageSource) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._watches: list[_Watch] = []
+        self.counts: Counter[StreamId] = Counter()
+        self.source_cpu_s = 0.0
+        # Hand-over times of batches with a watched heartbeat, until the
+        # ingestion thread's next poll shows they were applied; then the
+        # time of that poll, by hand-over time.
+        self._unapplied: list[float] = []
+        self._applied: dict[float, float] = {}
+
+    def start(self) -> None:
+        self._inner.start()
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+    def get_messages(self, timeout: float) -> list[Message]:
+        if self._unapplied:
+            # The ingestion thread asks again only after routing the last
+            # batch and closing its services' batch (versions bumped).
+            polled = time.time()
+            with self._lock:
+                for handed_over in self._unapplied:
+                    self._applied[handed_over] = polled
+                self._unapplied.clear()
+        began = time.thread_time()
+        batch = self._inner.get_messages(timeout)
+        handed_over = time.time()
+        self.source_cpu_s += time.thread_time() - began
+        if not batch:
+            return batch
+        counts = self.counts
+        for message in batch:
+            counts[message.stream] += 1
+        with self._lock:
+            watches = self._watches
+        if watches:
+            self._check(batch, watches, handed_over)
+        return batch
+
+    def watch(self, job_id: JobId, state: JobState) -> _Watch:
+        """Record the next emitted heartbeat of ``job_id`` in ``state``."""
+        armed = _Watch(job_id, state, str(job_id.job_number).encode())
+        with self._lock:
+            self._watches = [*self._watches, armed]
+        return armed
+
+    def applied_after(self, handed_over: float) -> float | None:
+        """When the batch handed over at ``handed_over`` had been applied."""
+        with self._lock:
+            return self._applied.get(handed_over)
+
+    def emitted(self, armed: _Watch, timeout: float) -> Emitted | None:
+        """The recorded emission of ``armed``; ``None`` if none within ``timeout``."""
+        armed.done.wait(timeout)
+        return armed.emitted
+
+    def _check(self, batch: list[Message], watches: list[_Watch], at: float) -> None:
+        hit: list[_Watch] = []
+        for armed in watches:
+            for message in batch:
+                if message.stream is not StreamId.status:
+                    continue
+                if armed.needle not in message.payload:
+                    continue
+                try:
+                    status = decode_status(message.payload, message.timestamp)
+                except DecodeError:
+                    continue
+                if (
+                    isinstance(status, JobStatus)
+                    and status.job_id == armed.job_id
+                    and status.state is armed.state
+                ):
+                    armed.emitted = Emitted(
+                        armed.job_id, armed.state, message.timestamp / 1e9, at
+                    )
+                    armed.done.set()
+                    hit.append(armed)
+                    break
+        if hit:
+            with self._lock:
+                self._watches = [w for w in self._watches if w not in hit]
+                self._unapplied.append(at)
+
+
+# --- the served app -----------------------------------------------------------------
+
+
+@dataclass
+class ServedDashboard:
+    """A running jobdash: its services, recorder, address and jobs.
+
+    Attributes
+    ----------
+    services
+        The process's services, ingestion reading through ``recorder``.
+    recorder
+        Emission times of watched heartbeats; message counts.
+    url
+        The page (``http://127.0.0.1:<port>/app``).
+    jobs
+        Every committed job with its workflow, in commit order (the order
+        the job table lists them in, as each job's first heartbeat comes in
+        that order).
+    """
+
+    services: Services
+    recorder: EmissionRecorder
+    url: str
+    jobs: list[tuple[JobId, WorkflowId]]
+    server_id: str
+
+    @property
+    def simulator(self) -> SimulatedBackend:
+        assert self.services.simulator is not None
+        return self.services.simulator
+
+    def session_callbacks(self) -> tuple[int, int]:
+        """(open Bokeh sessions, periodic/timeout callbacks of their documents).
+
+        Read from the Bokeh server that ``pn.serve`` registered under
+        ``server_id``, from this (another) thread: a snapshot that may be a
+        tick out of date, good enough to count.
+        """
+        bokeh_server = pn.state._servers[self.server_id][0]
+        sessions = list(bokeh_server.get_sessions())
+        callbacks = sum(
+            len(session.document.callbacks.session_callbacks) for session in sessions
+        )
+        return len(sessions), callbacks
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)  # polling a server thread we started
+    raise TimeoutError(f"the dashboard did not listen on port {port} in time")
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
+) -> None:
+    """Poll ``condition`` until it holds; ``TimeoutError`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def persist_commits(
+    catalogue_path: Path, config_file: Path, seed: int = 0
+) -> list[tuple[JobId, WorkflowId]]:
+    """Write the config file of a dashboard that committed every workflow.
+
+    Every source of every workflow is staged with its defaults and committed
+    under a job number drawn from ``seed``; returns every job, in catalogue
+    order. Why not ``commit_workflow``: each commit and each staged source
+    rewrites the whole file (atomically, with two fsyncs), so committing
+    1,000 workflows of 10 sources one by one writes the file 11,000 times and
+    takes many minutes; the dashboard is then in the same state as one that
+    was restarted after committing them all.
+    """
+    catalogue = WorkflowCatalogue.load(catalogue_path)
+    numbers = random.Random(seed)
+    state: dict[str, PersistedWorkflow] = {}
+    jobs: list[tuple[JobId, WorkflowId]] = []
+    for spec in catalogue.workflows:
+        config = PersistedJobConfig(
+            params=spec.default_params(), aux_source_names=spec.default_aux_sources()
+        )
+        number = uuid.UUID(int=numbers.getrandbits(128), version=4)
+        configs = dict.fromkeys(spec.source_names, config)
+        state[str(spec.workflow_id)] = PersistedWorkflow(
+            staged=configs, current=PersistedJobSet(job_number=number, jobs=configs)
+        )
+        jobs.extend((JobId(s, number), spec.workflow_id) for s in spec.source_names)
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    if not ConfigStore(config_file).save(PersistedState(workflows=state)):
+        raise RuntimeError(f"could not write {config_file}")
+    return jobs
+
+
+def start_jobs(services: Services, jobs: list[tuple[JobId, WorkflowId]]) -> None:
+    """Send the backend a ``workflow_config`` for each job (as the commits did).
+
+    The dashboard's orchestrator recognises the job numbers from its config
+    file and adopts the jobs as its own committed JobSets, configs known.
+    """
+    catalogue = services.catalogue
+    for job_id, workflow_id in jobs:
+        spec = catalogue.get(workflow_id)
+        assert spec is not None
+        services.sink.send(
+            WorkflowConfigCommand(
+                identifier=WorkflowIdentifier.from_domain(workflow_id),
+                job_id=JobIdentifier.from_domain(job_id),
+                params=spec.default_params(),
+                aux_source_names=spec.default_aux_sources(),
+            )
+        )
+
+
+def _all_active(services: Services, count: int) -> bool:
+    job_service = services.job_service
+    assert job_service is not None
+    rows = job_service.snapshot().rows
+    return len(rows) >= count and all(
+        row.status.state is JobState.active for row in rows
+    )
+
+
+@contextmanager
+def serve_dashboard(
+    workflows: int,
+    sources: int,
+    *,
+    heartbeat_interval: float = 2.0,
+    startup_timeout: float = 300.0,
+    **settings: Any,
+) -> Iterator[ServedDashboard]:
+    """Serve jobdash over ``workflows`` x ``sources`` running jobs; stop it after.
+
+    Every workflow is committed before the server takes its first session,
+    and the block starts once every job has reported ``active``. ``settings``
+    are further :class:`~jobdash.settings.Settings` fields.
+    """
+    # On tmpfs where there is one: the config store and audit log fsync.
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="jobdash-bench-", dir=base) as workdir:
+        work = Path(workdir)
+        catalogue = write_catalogue(work / "catalogue.json", workflows, sources)
+        config = Settings(
+            instrument=INSTRUMENT,
+            catalogue=catalogue,
+            heartbeat_interval=heartbeat_interval,
+            config_dir=work / "config",
+            **settings,
+        )
+        jobs = persist_commits(catalogue, config.config_file)
+        built = build_services(config)
+        recorder = EmissionRecorder(built.source)
+        ingestion = IngestionThread(recorder, built.router, built.clock)
+        services = dataclasses.replace(built, ingestion=ingestion)
+        start_jobs(services, jobs)
+        services.start()
+        server = None
+        try:
+            wait_until(
+                lambda: _all_active(services, len(jobs)),
+                startup_timeout,
+                f"{len(jobs)} jobs to report active",
+            )
+            port = _free_port()
+            server_id = uuid.uuid4().hex
+            server = pn.serve(
+                {"app": lambda: build_page(services)},
+                port=port,
+                address="127.0.0.1",
+                websocket_origin=[f"127.0.0.1:{port}"],
+                show=False,
+                start=True,
+                threaded=True,
+                title="jobdash benchmark",
+                server_id=server_id,
+            )
+            _wait_for_port(port, time.monotonic() + 60)
+            yield ServedDashboard(
+                services, recorder, f"http://127.0.0.1:{port}/app", jobs, server_id
+            )
+        finally:
+            if server is not None:
+                server.stop()
+                server.join(timeout=10)
+            services.stop()

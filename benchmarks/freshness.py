@@ -1,0 +1,164 @@
+"""Freshness benchmark: how long until a state change shows in every browser.
+
+jobdash is served in this process over 1,000 running jobs (250 workflows of
+4 sources, each job heartbeating every 2 s: 500 heartbeats a second, plus
+one 50-bin result a second per active job from the simulated backend), and
+five Chromium sessions watch it. Twenty state changes are injected about a
+second apart: a job goes to ``error``, back to ``active``, to ``warning``,
+back, and then its whole workflow is stopped (as the Stop button does), on
+four workflows in turn. For each change and each session, the job's row in
+the job table and the workflow's badge are timed from the moment the
+backend *emitted* the heartbeat carrying the change until the page's DOM
+shows it (a MutationObserver in the page; see ``_freshness.py`` and
+``_probe.js`` for the method).
+
+Targets (issue "Performance: freshness in the browser"): p95 ≤ 250 ms and
+max ≤ 1 s, per widget.
+
+Usage: ``python benchmarks/freshness.py [--sessions N] [--changes N]
+[--workflows N] [--sources N] [--spacing S]``. Figures are printed last,
+one per line, as ``name: value``; the load average is printed with them
+(the machine is shared). Exits non-zero if a change never showed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from playwright.sync_api import sync_playwright
+
+from _browser import launch, open_session
+from _freshness import inject_changes, plan_changes, summarise
+from _process_stats import load_text
+from _served_app import serve_dashboard
+
+TARGET_P95_MS = 250.0
+TARGET_MAX_MS = 1000.0
+#: Cards and rows of the first page of both views (the targets must be there).
+FIRST_PAGE_WORKFLOWS = 12
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=5)
+    parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--workflows", type=int, default=250)
+    parser.add_argument("--sources", type=int, default=4)
+    parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds")
+    parser.add_argument("--spacing", type=float, default=1.0, help="s between changes")
+    parser.add_argument(
+        "--deadline", type=float, default=20.0, help="s to wait for the last change"
+    )
+    args = parser.parse_args()
+
+    began = time.monotonic()
+    with (
+        serve_dashboard(
+            args.workflows, args.sources, heartbeat_interval=args.heartbeat
+        ) as app,
+        sync_playwright() as playwright,
+    ):
+        browser = launch(playwright)
+        sessions = [open_session(browser, app.url) for _ in range(args.sessions)]
+        cards = min(FIRST_PAGE_WORKFLOWS, args.workflows)
+        for session in sessions:
+            session.expect("ready", kind="ready", cards=cards)
+            session.wait_for_hit("ready", 120_000)
+        changes = plan_changes(
+            app, args.changes, min(FIRST_PAGE_WORKFLOWS, args.workflows)
+        )
+        load_before = load_text()
+        counts_before = sum(app.recorder.counts.values())
+        started = time.monotonic()
+        samples = inject_changes(
+            app, sessions, changes, spacing=args.spacing, deadline=args.deadline
+        )
+        elapsed = time.monotonic() - started
+        rate = (sum(app.recorder.counts.values()) - counts_before) / elapsed
+        load_after = load_text()
+        browser.close()
+
+    problems = []
+    for sample in samples:
+        if sample.latency is None:
+            what = "shown before it was injected" if sample.already else "never shown"
+            problems.append(f"{sample.change} {sample.widget} session {sample.session}")
+            problems[-1] += f": {what}"
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+
+    print("== per change (ms, emission → DOM, median over sessions)")
+    for change in changes:
+        row = sorted(
+            s.latency
+            for s in samples
+            if s.change == change.name and s.widget == "row" and s.latency is not None
+        )
+        badge = sorted(
+            s.latency
+            for s in samples
+            if s.change == change.name and s.widget == "badge" and s.latency is not None
+        )
+        applied = next(
+            (s.applied for s in samples if s.change == change.name and s.applied),
+            None,
+        )
+        print(
+            f"{change.name:28s} row {_ms(row)}  badge {_ms(badge)}"
+            f"  applied {_ms([applied] if applied is not None else [])}"
+        )
+
+    row, badge = summarise(samples, "row"), summarise(samples, "badge")
+    applied_all = sorted(s.applied for s in samples if s.applied is not None)
+    figures: dict[str, object] = {
+        "jobs": len(app.jobs),
+        "workflows": args.workflows,
+        "sessions": args.sessions,
+        "changes": len(changes),
+        "messages_per_s": f"{rate:.0f}",
+        "row_samples": row["samples"],
+        "row_missed": row["missed"],
+        "row_p50_ms": _fmt(row.get("p50_ms")),
+        "row_p95_ms": _fmt(row.get("p95_ms")),
+        "row_max_ms": _fmt(row.get("max_ms")),
+        "badge_samples": badge["samples"],
+        "badge_missed": badge["missed"],
+        "badge_p50_ms": _fmt(badge.get("p50_ms")),
+        "badge_p95_ms": _fmt(badge.get("p95_ms")),
+        "badge_max_ms": _fmt(badge.get("max_ms")),
+        "applied_p50_ms": _ms(applied_all),
+        "target_p95_ms": TARGET_P95_MS,
+        "target_max_ms": TARGET_MAX_MS,
+        "target_met": "yes" if _met(row) and _met(badge) else "no",
+        "load_avg_before": load_before,
+        "load_avg_after": load_after,
+        "seconds": f"{time.monotonic() - began:.0f}",
+        "problems": len(problems),
+    }
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    return 1 if problems else 0
+
+
+def _met(summary: dict[str, float | int]) -> bool:
+    return (
+        summary["missed"] == 0
+        and summary.get("p95_ms", float("inf")) <= TARGET_P95_MS
+        and summary.get("max_ms", float("inf")) <= TARGET_MAX_MS
+    )
+
+
+def _fmt(value: float | int | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def _ms(values: list[float]) -> str:
+    if not values:
+        return "   n/a"
+    return f"{1000 * values[len(values) // 2]:6.0f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
