@@ -240,11 +240,17 @@ def catalogue_for(settings: Settings) -> WorkflowCatalogue:
         raise UsageError(str(exc)) from None
 
 
-def audit_log_for(settings: Settings, clock: Clock) -> AuditLog:
-    """The dashboard's audit trail, so that terminal commands are in it too."""
-    from jobdash.app import audit_path
-
-    return AuditLog(audit_path(settings), clock)
+def audit_log_for(settings: Settings, clock: Clock) -> AuditLog | None:
+    """The dashboard's audit trail (``audit_file``), so that terminal commands
+    are in it too; ``None`` when auditing is off."""
+    if settings.audit_file is None:
+        return None
+    return AuditLog(
+        settings.audit_file,
+        clock,
+        max_bytes=settings.audit_max_bytes,
+        fsync=settings.audit_fsync,
+    )
 
 
 def configure_logging(verbosity: int, clock: Clock) -> None:
