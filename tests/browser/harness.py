@@ -23,7 +23,10 @@ from playwright.sync_api import ConsoleMessage, Error, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
 #: Seconds a server may take to answer its first request.
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 120.0
+#: Seconds one readiness probe may take: it builds a whole page, which takes
+#: seconds on a loaded machine.
+PROBE_TIMEOUT = 60.0
 #: Seconds a server may take to exit after SIGTERM before it is killed.
 SHUTDOWN_TIMEOUT = 10.0
 #: Settings every served dashboard starts with unless a test overrides them.
@@ -130,7 +133,7 @@ def _wait_until_ready(server: JobdashServer) -> None:
                 pytrace=False,
             )
         try:
-            with urllib.request.urlopen(probe, timeout=5) as response:
+            with urllib.request.urlopen(probe, timeout=PROBE_TIMEOUT) as response:
                 if response.status == 200:
                     return
                 last = f"HTTP {response.status}"

@@ -80,6 +80,14 @@ def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     assert (args.port, args.address, args.show) == (5006, None, False)
 
 
+def test_help_lists_the_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "flaky (20 % of heartbeats" in text
+
+
 def test_every_setting_but_the_kafka_options_has_a_flag() -> None:
     assert set(_SETTINGS_FLAGS) == set(Settings.model_fields) - {"kafka"}
 
@@ -93,7 +101,9 @@ def _free_port() -> int:
 
 def _get(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        # Generous: the liveness probe builds a whole page (seconds on a
+        # loaded machine).
+        with urllib.request.urlopen(url, timeout=60) as response:
             status: int = response.status
             return status
     except urllib.error.HTTPError as exc:
@@ -120,7 +130,7 @@ def test_serve_answers_until_interrupted_then_stops_ingestion(tmp_path: Path) ->
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         liveness = f"http://127.0.0.1:{port}/liveness?endpoint=/"
         while _get(liveness) != 200:
             assert process.poll() is None, log_path.read_text()

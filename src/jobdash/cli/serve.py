@@ -79,7 +79,10 @@ def register(subparsers: Any) -> None:
     def help_of(name: str) -> str:
         return fields[name].description or ""
 
-    scenarios = ", ".join(f"{s.name} ({s.summary})" for s in SCENARIOS.values())
+    # argparse %-formats help texts: a literal % must be doubled.
+    scenarios = ", ".join(
+        f"{s.name} ({s.summary})" for s in SCENARIOS.values()
+    ).replace("%", "%%")
     parser = subparsers.add_parser(
         "serve",
         help="serve the dashboard",
