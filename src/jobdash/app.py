@@ -278,6 +278,7 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         read_only=read_only,
         policy=policy,
         audit=audit,
+        notifications=notifications,
     )
     job_controller = JobController(
         sink, tracker=tracker, read_only=read_only, policy=policy, audit=audit
@@ -326,6 +327,7 @@ def _kafka_transport(
     try:
         from jobdash.transport.kafka_config import install_repeated_log_filter
         from jobdash.transport.kafka_health import KafkaHealth
+        from jobdash.transport.kafka_positioning import PositionedConsumers
         from jobdash.transport.kafka_sink import KafkaCommandSink
         from jobdash.transport.kafka_source import KafkaMessageSource
     except ImportError as exc:
@@ -336,7 +338,15 @@ def _kafka_transport(
     # During an outage librdkafka logs the same lines every few seconds.
     install_repeated_log_filter(clock)
     health = KafkaHealth(settings.bootstrap_servers, clock)
-    source = KafkaMessageSource(settings, clock, health=health)
+    # Position at the dashboard's start time, not at "latest when the group
+    # assignment completes": joining takes seconds on a real broker, and
+    # heartbeats and acks produced meanwhile would be missed.
+    source = KafkaMessageSource(
+        settings,
+        clock,
+        health=health,
+        consumer_factory=PositionedConsumers(clock.now_ns()),
+    )
     sink = KafkaCommandSink(settings, on_failure=tracker.command_failed, health=health)
     return source, sink, health
 
