@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Workers for the tests without a browser; browser tests run one at a time
+# (each drives a server and a Chromium, and timing matters to them).
+JOBS ?= 2
 
 .PHONY: help install system-deps run test lint format typecheck unit bench screenshots lock clean
 
@@ -36,10 +39,11 @@ run: $(STAMP) ## Serve the dashboard on the simulated backend (http://localhost:
 	$(BIN)/panel serve app.py --port $${PORT:-5006} --show=false
 
 test: $(STAMP) system-deps lint typecheck ## Lint, type-check and run every test (unit, Kafka, browser)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not browser" -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 unit: $(STAMP) ## Run the tests that need no browser
-	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not browser" -n $(JOBS) $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
