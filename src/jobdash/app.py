@@ -19,10 +19,12 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from jobdash.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
+from jobdash.domain.ids import seeded_job_numbers
 from jobdash.services.access import AccessPolicy
 from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_tracker import PendingCommandTracker
@@ -268,6 +270,11 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         source, sink, kafka_health = _kafka_transport(settings, clock, tracker)
 
     config_store = ConfigStore(settings.config_file, clock=clock)
+    # A simulated deployment replays identically from its seed, job numbers
+    # included (stable screenshots); real backends get random UUIDs.
+    new_job_number = (
+        seeded_job_numbers(settings.seed) if simulator is not None else uuid.uuid4
+    )
     job_orchestrator = JobOrchestrator(
         catalogue,
         sink,
@@ -279,6 +286,7 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         policy=policy,
         audit=audit,
         notifications=notifications,
+        new_job_number=new_job_number,
     )
     job_controller = JobController(
         sink, tracker=tracker, read_only=read_only, policy=policy, audit=audit

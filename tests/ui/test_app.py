@@ -208,3 +208,17 @@ def test_a_failed_build_leaves_nothing_behind(
     with pytest.raises(CatalogueError, match=r"missing\.yaml"):
         get_services(bad)
     assert get_services(settings).settings is settings
+
+
+def test_simulated_deployment_replays_job_numbers_from_its_seed(tmp_path):
+    def first_job_number(seed: int) -> object:
+        services = build_services(
+            Settings(config_dir=tmp_path / uuid.uuid4().hex, seed=seed)
+        )
+        spec = services.catalogue.workflows[0]
+        orchestrator = services.job_orchestrator
+        orchestrator.stage_config(spec.workflow_id, spec.source_names[0], {})
+        return orchestrator.commit_workflow(spec.workflow_id)
+
+    assert first_job_number(3) == first_job_number(3)
+    assert first_job_number(3) != first_job_number(4)
