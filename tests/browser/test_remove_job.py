@@ -9,13 +9,18 @@ after the removal a late copy of its last ``active`` heartbeat (stamped a
 second before its ``stopped`` one) arrives. Without the removed-id filter that
 copy would bring the row back as ``active``. (Each step waits until the
 ingestion thread has polled it, so the browser run replays the same sequence
-as an in-process run of the same steps.)
+as an in-process run of the same steps, which
+:func:`test_seed_13_delivers_a_heartbeat_of_the_removed_job_after_its_removal`
+checks without a browser: if the simulator ever draws differently, that test
+fails and says to choose another seed, instead of this one passing without a
+late heartbeat to ignore.)
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from harness import JobdashServer
@@ -32,17 +37,27 @@ from scenario_helpers import (
     workflow_card,
 )
 
-pytestmark = pytest.mark.browser
+from jobdash.app import build_services
+from jobdash.domain.ids import JobId, WorkflowId
+from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import JobStatus
+from jobdash.domain.streams import StreamId
+from jobdash.settings import Settings
+from jobdash.transport.codec import decode_status
+from jobdash.transport.ingestion import IngestionThread
+from jobdash.transport.message_source import Message, MessageSource
 
 WORKFLOW = "monitor_histogram"
 WORKFLOW_ID = "dream/monitor_histogram/1"
+SEED = 13
 
 
 @pytest.fixture
 def dashboard_server(serve_jobdash: Callable[..., JobdashServer]) -> JobdashServer:
-    return serve_jobdash(frozen_clock=True, scenario="flaky", seed=13)
+    return serve_jobdash(frozen_clock=True, scenario="flaky", seed=SEED)
 
 
+@pytest.mark.browser
 def test_a_removed_job_does_not_come_back_on_a_late_heartbeat(dashboard: Page) -> None:
     page = dashboard
     toolbar = page.locator(".jd-job-status-widget .jd-job-toolbar")
@@ -87,3 +102,76 @@ def test_a_removed_job_does_not_come_back_on_a_late_heartbeat(dashboard: Page) -
         ".jd-source-chip", has_text="monitor_cave"
     )
     expect(chip.locator(".jd-chip-state")).to_have_text("stopped")
+
+
+class _Recording:
+    """A message source that keeps a copy of everything it hands out."""
+
+    def __init__(self, source: MessageSource) -> None:
+        self.source = source
+        self.messages: list[Message] = []
+
+    def start(self) -> None:
+        self.source.start()
+
+    def stop(self) -> None:
+        self.source.stop()
+
+    def get_messages(self, timeout: float) -> list[Message]:
+        batch = self.source.get_messages(timeout)
+        self.messages.extend(batch)
+        return batch
+
+
+def test_seed_13_delivers_a_heartbeat_of_the_removed_job_after_its_removal(
+    tmp_path: Path,
+) -> None:
+    """The browser test's premise, replayed in-process with the same steps."""
+    services = build_services(
+        Settings(frozen_clock=True, scenario="flaky", seed=SEED, config_dir=tmp_path)
+    )
+    clock = services.manual_clock
+    assert clock is not None
+    source = _Recording(services.source)
+    ingestion = IngestionThread(source, services.router, clock)
+    source.start()
+
+    def step() -> None:
+        clock.advance(1)
+        while ingestion.run_once():
+            pass
+
+    workflow = WorkflowId.parse(WORKFLOW_ID)
+    orchestrator = services.job_orchestrator
+    for source_name in orchestrator.get_spec(workflow).source_names:
+        orchestrator.stage_config(workflow, source_name, {})
+    job_number = orchestrator.commit_workflow(workflow)
+    step()
+    step()
+    assert orchestrator.snapshot(workflow).aggregate.label == "ACTIVE 2/2"
+    cave = JobId("monitor_cave", job_number)
+    assert services.job_controller.stop_job(cave, workflow)
+    step()
+    step()
+    job_service = services.job_service
+    assert job_service is not None
+    status = job_service.get_job_status(cave)
+    assert status is not None
+    assert status.state is JobState.stopped
+    job_service.remove_job(cave)
+    removed_at = len(source.messages)
+
+    step()
+
+    heartbeats = [
+        decode_status(message.payload)
+        for message in source.messages[removed_at:]
+        if message.stream is StreamId.status
+    ]
+    late = [
+        beat
+        for beat in heartbeats
+        if isinstance(beat, JobStatus) and beat.job_id == cave
+    ]
+    assert late, f"seed {SEED} no longer replays a late heartbeat: choose another"
+    assert job_service.get_job_status(cave) is None
