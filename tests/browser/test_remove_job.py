@@ -118,7 +118,7 @@ class _Recording:
         self.source.stop()
 
     def get_messages(self, timeout: float) -> list[Message]:
-        batch = self.source.get_messages(timeout)
+        batch: list[Message] = self.source.get_messages(timeout)
         self.messages.extend(batch)
         return batch
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import pytest
 from harness import JobdashServer
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 from scenario_helpers import (
     STATE_TIMEOUT,
     badge,
@@ -46,7 +46,7 @@ MONITORS = "monitor_histogram"
 
 AssertScreenshot = Callable[..., None]
 #: The usual width, tall enough for the whole page: one picture per state.
-TALL = {"width": VIEWPORT["width"], "height": 2000}
+TALL: ViewportSize = {"width": VIEWPORT["width"], "height": 2000}
 
 
 @pytest.fixture
