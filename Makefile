@@ -35,8 +35,8 @@ system-deps: ## Install Debian's chromium and kcat when missing (browser and Kaf
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing fonts-dejavu-core >/dev/null; \
 	fi
 
-run: $(STAMP) ## Serve the dashboard on the simulated backend (http://localhost:5006)
-	$(BIN)/panel serve app.py --port $${PORT:-5006} --show=false
+run: $(STAMP) ## Serve the dashboard on the simulated backend (http://localhost:5006/app)
+	$(BIN)/panel serve app.py --port $${PORT:-5006}
 
 test: $(STAMP) system-deps lint typecheck ## Lint, type-check and run every test (unit, Kafka, browser)
 	$(BIN)/pytest -m "not browser" -n $(JOBS) $(PYTEST_ARGS)
