@@ -18,6 +18,7 @@ from jobdash.ui.workflow_markup import (
     badge_html,
     chip_state,
     format_duration,
+    format_uptime,
     heartbeat_age,
     message_html,
     meta_html,
@@ -130,11 +131,19 @@ def test_uptime_runs_from_the_earliest_start_time_of_the_jobs(rig):
     start = rig.clock.now_ns()
     rig.beat(sources=BANKS[:1], start_time=start)
     rig.beat(sources=BANKS[1:], start_time=start + 30 * 10**9)
-    rig.clock.advance(45)
+    rig.clock.advance(75)  # 75 s since the first start, 45 s since the others
 
     markup = meta_html(rig.orchestrator.snapshot(DETECTOR).current, rig.clock.now_ns())
 
-    assert text_of(markup).endswith("up 45 s")
+    assert text_of(markup).endswith("up 1 min")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "< 1 min"), (59.9, "< 1 min"), (60, "1 min"), (7500, "2 h 05 min")],
+)
+def test_uptime_is_never_written_in_seconds(seconds, text):
+    assert format_uptime(seconds) == text
 
 
 def test_each_source_gets_a_chip_with_its_state_written_out(rig):

@@ -26,6 +26,7 @@ __all__ = [
     "badge_html",
     "chip_state",
     "format_duration",
+    "format_uptime",
     "header_html",
     "heartbeat_age",
     "message_html",
@@ -62,6 +63,7 @@ def format_duration(seconds: float) -> str:
     every second only during its first minute, then once a minute: a card
     costs a message to the browser only when what it says changed. Negative
     input (clock skew between backend and dashboard) reads as ``0 s``.
+    Uptimes use :func:`format_uptime`, which drops the seconds too.
     """
     total = max(0, int(seconds))
     if total < 60:
@@ -74,6 +76,16 @@ def format_duration(seconds: float) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def format_uptime(seconds: float) -> str:
+    """How long a JobSet has run, in minutes: ``< 1 min``, ``3 min``, ``2 h 05 min``.
+
+    Never in seconds: every running card shows an uptime, and a text that
+    changed every second would cost every running card a message to the
+    browser every second.
+    """
+    return "< 1 min" if seconds < 60 else format_duration(seconds)
 
 
 def heartbeat_age(seconds: float) -> str:
@@ -147,7 +159,7 @@ def meta_html(current: JobSetSnapshot | None, now: int) -> str:
     if current.started_at is None:
         parts.append("not started yet")
     else:
-        uptime = format_duration((now - current.started_at) / _NS)
+        uptime = format_uptime((now - current.started_at) / _NS)
         parts.append(f'up <span class="jd-uptime jd-mono">{uptime}</span>')
     return f'<span class="jd-wf-meta">{" · ".join(parts)}</span>'
 
