@@ -8,18 +8,18 @@ the time-dependent texts (uptime, heartbeat ages, "no data"). Nothing is ever
 rebuilt, least of all in response to the card's own action: the operator's
 form keeps its values and focus while the commit's effects arrive.
 
-The body is built lazily. A card starts as a one-line header (title,
-version, badge, job number, uptime); its body — source chips, messages,
-buttons — is built the first time the workflow has something running or the
-operator opens it, and the staging form only when the operator asks to
-configure (or a refused value must be shown). A catalogue of a thousand idle
-workflows therefore costs a thousand headers.
+The body is built lazily (decision 0006). A card starts as a header (title,
+version, badge, job number, uptime) and a button; its body — source chips,
+messages, buttons — is built the first time the workflow has something
+running or the operator opens it; the confirm bar, the orphan list and the
+staging form when first needed.
 
-Actions go to the orchestrator, which validates, sends and tracks them; a
-refusal (``ParameterError``, ``PermissionDeniedError`` — which includes
-``ReadOnlyError``) is shown on the card and added
-to the notification log. Destructive actions — a restart that stops running
-jobs, a stop — ask first, in an inline bar (never a browser dialog).
+Actions go to the orchestrator, in the session actor's name; it checks,
+validates, sends and tracks them. A refusal (``ParameterError``,
+``PermissionDeniedError`` — which includes ``ReadOnlyError``) is shown on the
+card and added to the notification log. Destructive actions — a restart that
+stops running jobs, a stop — ask first, in an inline bar (never a browser
+dialog).
 """
 
 from __future__ import annotations
