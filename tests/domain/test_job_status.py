@@ -4,7 +4,7 @@ import pytest
 
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
-from jobdash.domain.job_status import JobStatus, ServiceStatus
+from jobdash.domain.job_status import JobStatus, ServiceStatus, message_summary
 
 JOB = JobId("mantle_detector", uuid.UUID(int=1))
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
@@ -48,3 +48,18 @@ def test_service_status_key_identifies_the_worker_across_heartbeats():
     later = first._replace(state="stopping", active_job_count=3, timestamp=2)
     assert first.key == later.key == "dream/detector_data/worker-1"
     assert first.key != first._replace(worker_id="worker-2").key
+
+
+def test_message_summary_takes_the_exception_line_of_a_traceback():
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "reduce.py", line 3, in <module>\n'
+        "ValueError: monitor normalisation is zero\n"
+    )
+    assert message_summary(traceback) == "ValueError: monitor normalisation is zero"
+
+
+def test_message_summary_takes_the_first_line_and_cuts_long_ones():
+    assert message_summary("disk full\nsecond line") == "disk full"
+    assert message_summary("x" * 300, limit=10) == "x" * 9 + "…"
+    assert message_summary("  \n ") == ""

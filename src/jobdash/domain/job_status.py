@@ -46,6 +46,20 @@ class JobStatus(NamedTuple):
         return self.error_message or self.warning_message
 
 
+def message_summary(text: str, limit: int = 200) -> str:
+    """One line that says what went wrong, for toasts, logs and table cells.
+
+    A Python traceback's first line ("Traceback (most recent call last):")
+    says nothing, so for tracebacks take the last non-empty line (the
+    exception); otherwise the first. Cut at ``limit`` characters with "…".
+    """
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 class ServiceStatus(NamedTuple):
     """One heartbeat of a backend worker process (``message_type: service``)."""
 

@@ -55,7 +55,7 @@ from jobdash.domain.commands import (
 )
 from jobdash.domain.ids import JobId, JobNumber, SourceName, WorkflowId
 from jobdash.domain.job_state import JobState
-from jobdash.domain.job_status import JobStatus
+from jobdash.domain.job_status import JobStatus, message_summary
 from jobdash.domain.workflow_status import AggregateStatus
 from jobdash.services.access import (
     AccessPolicy,
@@ -342,6 +342,12 @@ class JobOrchestrator(VersionedModel):
                 visible = True
             if not visible:
                 return
+            if (
+                status.error_message
+                and self._notifications is not None
+                and (old is None or status.error_message != old.error_message)
+            ):
+                self._notify_error(wid, job_id, status.error_message)
             if status.state is JobState.stopped and job_set.retired_at is not None:
                 self._retired_job_stopped(wid, job_set, job_id, now)
             # _touch() inlined: hot path.
@@ -349,6 +355,16 @@ class JobOrchestrator(VersionedModel):
             self._dirty = True
             if self._batch_depth == 0:
                 self._publish()
+
+    def _notify_error(self, wid: WorkflowId, job_id: JobId, message: str) -> None:
+        # Rare (a job's error text changed): the operator gets a toast and a
+        # log line naming the workflow and source, whatever view they watch.
+        assert self._notifications is not None
+        title = self._catalogue[wid].title
+        self._notifications.add(
+            NotificationLevel.error,
+            f"{title} · {job_id.source_name}: {message_summary(message)}",
+        )
 
     def tick(self) -> None:
         """Publish staleness flips; drop finished previous JobSets and old orphans;
