@@ -24,9 +24,9 @@ from playwright.sync_api import Browser
 
 # The benchmarks' plumbing is not a package: import it from its directory.
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _browser import open_session  # noqa: E402
-from _freshness import inject_changes, plan_changes  # noqa: E402
-from _served_app import serve_dashboard  # noqa: E402
+from _browser import open_session
+from _freshness import inject_changes, plan_changes
+from _served_app import serve_dashboard
 
 pytestmark = pytest.mark.browser
 
