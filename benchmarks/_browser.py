@@ -11,6 +11,8 @@ Not a benchmark: ``make bench`` skips ``benchmarks/_*.py``.
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ __all__ = [
     "Session",
     "launch",
     "open_session",
+    "progress",
 ]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +40,11 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 900}
 _PROBE = (Path(__file__).with_name("_probe.js")).read_text(encoding="utf-8")
+
+
+def progress(text: str) -> None:
+    """A progress line on stderr (stdout ends with the figures)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -66,6 +74,10 @@ class Session:
         )
         return held
 
+    def expect_all(self, expectations: list[tuple[str, dict[str, Any]]]) -> None:
+        """Register many expectations in one round trip (see ``_probe.js``)."""
+        self.page.evaluate("list => window.__jdProbe.expectAll(list)", expectations)
+
     def hits(self) -> dict[str, Hit]:
         """Every expectation met so far, by id."""
         raw = self.page.evaluate("() => window.__jdProbe.hits")
@@ -74,9 +86,9 @@ class Session:
         }
 
     def pending(self) -> list[str]:
-        """Ids of expectations not met yet."""
+        """Ids of expectations not met yet (armed or waiting for another)."""
         ids: list[str] = self.page.evaluate(
-            "() => Array.from(window.__jdProbe.pending.keys())"
+            "() => [...window.__jdProbe.pending.keys(), ...window.__jdProbe.waitingIds()]"
         )
         return ids
 

@@ -35,8 +35,9 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from _browser import Session
+from _browser import Session, progress
 from _served_app import Emitted, ServedDashboard
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
@@ -185,27 +186,18 @@ def inject_changes(
     to show everything.
     """
     recorder = app.recorder
+    expectations = _expectations(changes)
+    for session in sessions:
+        session.expect_all(expectations)
     watches = []
     for change in changes:
-        for session in sessions:
-            session.expect(
-                f"{change.name}/row",
-                kind="row",
-                short=change.job_id.short,
-                state=change.row_state.value,
-            )
-            session.expect(
-                f"{change.name}/badge",
-                kind="badge",
-                card=card_css_name(change.workflow_id.name),
-                state=change.badge,
-            )
         armed = [recorder.watch(job, state) for job, state in change.carriers]
         change.injected = time.time()
         change.apply()
         watches.append((change, armed))
         # The pace of the load, not a wait for something to happen.
         time.sleep(spacing)
+    progress(f"{len(changes)} changes made")
     until = time.monotonic() + deadline
     for change, armed in watches:
         for watch in armed:
@@ -214,6 +206,36 @@ def inject_changes(
                 change.emitted[emitted.job_id] = emitted
     _wait_for_pages(sessions, until)
     return _samples(app, sessions, changes)
+
+
+def _expectations(changes: Sequence[Change]) -> list[tuple[str, dict[str, Any]]]:
+    """What the pages must show, each change armed once the previous change
+    to the same row (or badge) was seen: registered up front, so that no
+    round trip to a busy page delays the changes."""
+    expectations: list[tuple[str, dict[str, Any]]] = []
+    last: dict[tuple[str, object], str] = {}
+    for change in changes:
+        for widget, key, expectation in (
+            (
+                "row",
+                change.job_id,
+                {"kind": "row", "short": change.job_id.short},
+            ),
+            (
+                "badge",
+                change.workflow_id,
+                {"kind": "badge", "card": card_css_name(change.workflow_id.name)},
+            ),
+        ):
+            state = change.row_state.value if widget == "row" else change.badge
+            id = f"{change.name}/{widget}"
+            previous = last.get((widget, key))
+            expectation["state"] = state
+            if previous is not None:
+                expectation["after"] = previous
+            expectations.append((id, expectation))
+            last[(widget, key)] = id
+    return expectations
 
 
 def _wait_for_pages(sessions: Sequence[Session], until: float) -> None:

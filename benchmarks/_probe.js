@@ -129,28 +129,52 @@
     },
   };
 
+  // Expectations registered with `after: <id>` wait here until that one is met.
+  const waiting = new Map();
+
+  function hit(id, at, already) {
+    probe.hits.push({ id, at, already });
+    probe.pending.delete(id);
+    for (const [next, expectation] of waiting) {
+      if (expectation.after === id) {
+        waiting.delete(next);
+        arm(next, expectation);
+      }
+    }
+  }
+
+  function arm(id, expectation) {
+    if (checks[expectation.kind](expectation)) {
+      hit(id, now(), !expectation.after);
+    } else {
+      probe.pending.set(id, expectation);
+    }
+  }
+
   function evaluate() {
     const began = performance.now();
     const at = now();
     for (const [id, expectation] of probe.pending) {
-      if (checks[expectation.kind](expectation)) {
-        probe.hits.push({ id, at, mutations: probe.mutationCallbacks });
-        probe.pending.delete(id);
-      }
+      if (checks[expectation.kind](expectation)) hit(id, at, false);
     }
     probe.checkMs += performance.now() - began;
   }
 
-  // Register an expectation; if it already holds, it is recorded at once
-  // with `already: true` (a measurement that went wrong, not a fast one).
+  // Register an expectation. If it has no `after` and already holds, it is
+  // recorded at once with `already: true` (a measurement that went wrong, not
+  // a fast one). With `after: <id>`, it is armed once that one is met: so a
+  // whole sequence of changes to the same row can be registered up front.
   probe.expect = (id, expectation) => {
-    if (checks[expectation.kind](expectation)) {
-      probe.hits.push({ id, at: now(), already: true });
-      return true;
+    if (expectation.after && !probe.hits.some((h) => h.id === expectation.after)) {
+      waiting.set(id, expectation);
+      return false;
     }
-    probe.pending.set(id, expectation);
-    return false;
+    arm(id, expectation);
+    return probe.hits.some((h) => h.id === id);
   };
+
+  probe.expectAll = (list) => list.map(([id, expectation]) => probe.expect(id, expectation));
+  probe.waitingIds = () => Array.from(waiting.keys());
 
   // The time of the latest event of a type in the capture phase (a click, an
   // input), for latencies measured from the user's action.

@@ -29,7 +29,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from _browser import launch, open_session
+from _browser import launch, open_session, progress
 from _freshness import inject_changes, plan_changes, summarise
 from _process_stats import load_text
 from _served_app import serve_dashboard
@@ -38,6 +38,8 @@ TARGET_P95_MS = 250.0
 TARGET_MAX_MS = 1000.0
 #: Cards and rows of the first page of both views (the targets must be there).
 FIRST_PAGE_WORKFLOWS = 12
+#: Milliseconds a page may take to open on a loaded machine.
+TIMEOUT_MS = 600_000
 
 
 def main() -> int:
@@ -51,21 +53,33 @@ def main() -> int:
     parser.add_argument(
         "--deadline", type=float, default=20.0, help="s to wait for the last change"
     )
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="the simulated backend also publishes a result per job per second",
+    )
     args = parser.parse_args()
 
     began = time.monotonic()
     with (
         serve_dashboard(
-            args.workflows, args.sources, heartbeat_interval=args.heartbeat
+            args.workflows,
+            args.sources,
+            heartbeat_interval=args.heartbeat,
+            results=args.results,
         ) as app,
         sync_playwright() as playwright,
     ):
         browser = launch(playwright)
-        sessions = [open_session(browser, app.url) for _ in range(args.sessions)]
+        progress(f"serving {len(app.jobs)} jobs; load {load_text()}")
         cards = min(FIRST_PAGE_WORKFLOWS, args.workflows)
-        for session in sessions:
+        sessions = []
+        for n in range(args.sessions):
+            session = open_session(browser, app.url, timeout_ms=TIMEOUT_MS)
             session.expect("ready", kind="ready", cards=cards)
-            session.wait_for_hit("ready", 120_000)
+            session.wait_for_hit("ready", TIMEOUT_MS)
+            sessions.append(session)
+            progress(f"session {n + 1}/{args.sessions} open; load {load_text()}")
         changes = plan_changes(
             app, args.changes, min(FIRST_PAGE_WORKFLOWS, args.workflows)
         )
@@ -76,6 +90,7 @@ def main() -> int:
             app, sessions, changes, spacing=args.spacing, deadline=args.deadline
         )
         elapsed = time.monotonic() - started
+        progress(f"changes made and seen; load {load_text()}")
         rate = (sum(app.recorder.counts.values()) - counts_before) / elapsed
         load_after = load_text()
         browser.close()

@@ -60,6 +60,11 @@ def main() -> int:
     parser.add_argument("--sources", type=int, default=10)
     parser.add_argument("--loads", type=int, default=3, help="page loads to time")
     parser.add_argument("--repeats", type=int, default=3, help="filters and sorts")
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="the simulated backend also publishes a result per job per second",
+    )
     args = parser.parse_args()
 
     gc.collect()
@@ -68,7 +73,7 @@ def main() -> int:
     figures: dict[str, object] = {}
     problems: list[str] = []
     with (
-        serve_dashboard(args.workflows, args.sources) as app,
+        serve_dashboard(args.workflows, args.sources, results=args.results) as app,
         sync_playwright() as playwright,
     ):
         startup_s = time.monotonic() - began

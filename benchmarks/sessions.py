@@ -60,12 +60,17 @@ def main() -> int:
     parser.add_argument("--churn", type=int, default=200, help="open/close cycles")
     parser.add_argument("--workflows", type=int, default=250)
     parser.add_argument("--sources", type=int, default=4)
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="the simulated backend also publishes a result per job per second",
+    )
     args = parser.parse_args()
 
     figures: dict[str, object] = {}
     problems: list[str] = []
     with (
-        serve_dashboard(args.workflows, args.sources) as app,
+        serve_dashboard(args.workflows, args.sources, results=args.results) as app,
         sync_playwright() as playwright,
     ):
         browser = launch(playwright)
