@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import panel as pn
 
 from jobdash.domain.clock import Clock
+from jobdash.ui.live_html import LiveHTML
 
 __all__ = [
     "Chip",
@@ -263,7 +264,7 @@ class PageHeader(pn.viewable.Viewer):
         self._read_only = read_only
         self._update_every = max(1, update_every)
         self._ticks = 0
-        self._pane = pn.pane.HTML(
+        self._pane = LiveHTML(
             self.render(),
             css_classes=["jd-header"],
             sizing_mode="stretch_width",

@@ -19,6 +19,7 @@ from typing import Any
 import panel as pn
 
 from jobdash.services.notifications import Notification, NotificationLog
+from jobdash.ui.live_html import LiveHTML
 
 __all__ = ["NotificationLogView", "render_notifications"]
 
@@ -87,7 +88,7 @@ class NotificationLogView(pn.viewable.Viewer):
         # again on the next refresh, never lost.
         self._version = log.version
         self._last_seq = log.last_seq
-        self._pane = pn.pane.HTML(
+        self._pane = LiveHTML(
             render_notifications(log.recent(limit)),
             css_classes=["jd-notifications"],
             sizing_mode="stretch_width",

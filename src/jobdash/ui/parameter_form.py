@@ -22,6 +22,7 @@ from typing import Any
 import panel as pn
 
 from jobdash.services.workflow_catalogue import ParameterError, ParameterSpec
+from jobdash.ui.live_html import LiveHTML
 
 __all__ = ["ParameterForm"]
 
@@ -120,7 +121,7 @@ class ParameterForm(pn.viewable.Viewer):
             widget = _widget(spec, given.get(spec.name, spec.default))
             widget.disabled = disabled
             widget.param.watch(self._on_value, "value")
-            message = pn.pane.HTML(
+            message = LiveHTML(
                 "",
                 visible=False,
                 css_classes=["jd-field-error"],
@@ -132,14 +133,14 @@ class ParameterForm(pn.viewable.Viewer):
             rows.append(widget)
             if spec.type == "bool" and spec.help:
                 rows.append(
-                    pn.pane.HTML(
+                    LiveHTML(
                         f'<span class="jd-help">{escape(spec.help)}</span>',
                         stylesheets=list(stylesheets),
                         margin=(0, 10, 4, 30),
                     )
                 )
             rows.append(message)
-        self._form_message = pn.pane.HTML(
+        self._form_message = LiveHTML(
             "",
             visible=False,
             css_classes=["jd-field-error"],

@@ -28,6 +28,7 @@ from jobdash.domain.ids import SourceName, WorkflowId
 from jobdash.services.notifications import NotificationLevel, NotificationLog
 from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.transport.simulated import SimulatedBackend
+from jobdash.ui.live_html import LiveHTML
 
 __all__ = ["STEP_SECONDS", "FaultAction", "SimulatorPanel", "Target", "targets_of"]
 
@@ -167,7 +168,7 @@ class SimulatorPanel(pn.viewable.Viewer):
                 self.steps.append(button)
             rows.append(
                 pn.Row(
-                    pn.pane.HTML(
+                    LiveHTML(
                         "Frozen clock: time moves only with these buttons.",
                         css_classes=["jd-sim-hint"],
                         align="center",

@@ -16,6 +16,7 @@ from typing import Any
 import panel as pn
 
 from jobdash.services.workflow_catalogue import ParameterError, WorkflowSpec
+from jobdash.ui.live_html import LiveHTML
 from jobdash.ui.parameter_form import ParameterForm
 from jobdash.ui.staging_draft import StagingDraft
 
@@ -69,7 +70,7 @@ class StagingForm(pn.viewable.Viewer):
         self._form = ParameterForm(
             spec.parameters, draft.params, disabled=disabled, stylesheets=stylesheets
         )
-        self._aux_message = pn.pane.HTML(
+        self._aux_message = LiveHTML(
             "",
             visible=False,
             css_classes=["jd-field-error"],
@@ -80,7 +81,7 @@ class StagingForm(pn.viewable.Viewer):
             select.param.watch(self._changed, "value")
         self._form.on_change(lambda _name: self._changed())
         self._layout = pn.Column(
-            pn.pane.HTML(
+            LiveHTML(
                 '<span class="jd-field-label">Sources</span>',
                 stylesheets=list(stylesheets),
                 margin=(4, 10, 0, 10),

@@ -50,6 +50,7 @@ from jobdash.domain.clock import Clock
 from jobdash.domain.ids import SourceName, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.services.status_history import Segment, StatusHistory
+from jobdash.ui.live_html import LiveHTML
 
 __all__ = ["STATE_COLOURS", "TimelineView"]
 
@@ -167,7 +168,7 @@ class TimelineView(pn.viewable.Viewer):
             css_classes=["jd-timeline-plot"],
             margin=0,
         )
-        self._empty = pn.pane.HTML(
+        self._empty = LiveHTML(
             "No job status in the last "
             f"{round(window / 60) if window >= 60 else round(window)} "
             f"{'minutes' if window >= 60 else 's'}.",

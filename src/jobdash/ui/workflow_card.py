@@ -41,6 +41,7 @@ from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
 from jobdash.services.snapshots import JobSetSnapshot, WorkflowSnapshot
 from jobdash.services.workflow_catalogue import ParameterError
+from jobdash.ui.live_html import LiveHTML
 from jobdash.ui.staging_draft import StagingDraft, draft_differences, initial_draft
 from jobdash.ui.staging_form import StagingForm
 from jobdash.ui.workflow_css import card_header_css, workflow_css
@@ -152,7 +153,7 @@ class WorkflowCard(pn.viewable.Viewer):
         self._orphan_key: tuple[Any, ...] = ()
         self._pending: Callable[[], None] | None = None
 
-        self._header = pn.pane.HTML(
+        self._header = LiveHTML(
             "",
             css_classes=["jd-wf-header"],
             stylesheets=[card_header_css()],
@@ -273,7 +274,7 @@ class WorkflowCard(pn.viewable.Viewer):
     # --- body -------------------------------------------------------------------
 
     def _html(self, text: str, css_class: str, **params: Any) -> pn.pane.HTML:
-        return pn.pane.HTML(
+        return LiveHTML(
             text,
             css_classes=[css_class],
             stylesheets=self._css,

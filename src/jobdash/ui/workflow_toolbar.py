@@ -13,6 +13,7 @@ from typing import Any
 
 import panel as pn
 
+from jobdash.ui.live_html import LiveHTML
 from jobdash.ui.workflow_css import workflow_css
 from jobdash.ui.workflow_markup import summary_html
 from jobdash.ui.workflow_pager import WorkflowFilter, WorkflowPager
@@ -37,7 +38,7 @@ class WorkflowToolbar(pn.viewable.Viewer):
         self._pager = pager
         self._on_change = on_change
         css = [workflow_css()]
-        self._summary = pn.pane.HTML(
+        self._summary = LiveHTML(
             "", css_classes=["jd-wf-summary-pane"], stylesheets=css, margin=(4, 6)
         )
         self._filter = pn.widgets.Select(
@@ -59,7 +60,7 @@ class WorkflowToolbar(pn.viewable.Viewer):
         self._next = pn.widgets.Button(
             label="Next page", css_classes=["jd-page-next"], align="end"
         )
-        self._page = pn.pane.HTML(
+        self._page = LiveHTML(
             "", css_classes=["jd-page-label"], stylesheets=css, align="end"
         )
         self._filter.param.watch(self._filtered, "value")
