@@ -6,6 +6,7 @@ import math
 import re
 import uuid
 
+import numpy as np
 import pytest
 from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent
@@ -26,7 +27,13 @@ from jobdash.services.data_service import DataService
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobService
 from jobdash.transport.command_sink import InMemoryCommandSink
-from jobdash.ui.job_status_widget import JobStatusWidget, first_line, format_utc
+from jobdash.ui import job_status_widget as jsw
+from jobdash.ui.job_status_widget import (
+    JobStatusWidget,
+    _age_arrays,
+    first_line,
+    format_utc,
+)
 
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
 OTHER_WORKFLOW = WorkflowId("dream", "monitor_view", 2)
@@ -227,17 +234,46 @@ def test_refresh_without_a_new_version_does_not_read_a_snapshot(
 def test_ages_are_recomputed_at_most_once_a_second(widget, backend, clock, monkeypatch):
     backend.beat(job())
     widget.refresh()
+    clock.advance(5.5)
     spy = PatchSpy(widget, monkeypatch)
-    clock.advance(0.9)
+    calls = []
+    monkeypatch.setattr(
+        jsw, "_age_arrays", lambda *a: calls.append(1) or _age_arrays(*a)
+    )
     widget.refresh()
-    assert spy.patches == []
-    assert rows(widget)[str(job())]["heartbeat"] == 0
-    clock.advance(0.2)
-    widget.refresh()
-    assert spy.patches == [{"heartbeat": [(str(job()), 1)]}]
+    assert spy.patches == [{"heartbeat": [(str(job()), 5)]}]
     clock.advance(0.5)
     widget.refresh()
-    assert len(spy.patches) == 1
+    assert calls == [1]
+    clock.advance(0.6)
+    widget.refresh()
+    assert calls == [1, 1]
+
+
+def test_ages_are_coarse_so_a_healthy_row_never_changes(
+    widget, backend, clock, monkeypatch
+):
+    backend.beat(job())
+    widget.refresh()
+    spy = PatchSpy(widget, monkeypatch)
+    for _ in range(4):
+        clock.advance(1.0)
+        widget.refresh()
+    assert spy.patches == []
+    assert rows(widget)[str(job())]["heartbeat"] == 0  # shown as "< 5 s"
+    clock.advance(1.0)
+    widget.refresh()
+    assert spy.patches == [{"heartbeat": [(str(job()), 5)]}]
+    clock.advance(4.0)
+    widget.refresh()
+    assert len(spy.patches) == 1  # 9 s is still "5 s"
+
+
+def test_age_cells_read_fresh_then_seconds_then_minutes():
+    seconds = np.array([0, 4, 5, 59, 60, 125, 7200])
+    assert jsw._coarse_seconds(seconds).tolist() == [0, 0, 5, 55, 60, 120, 7200]
+    template = jsw._TEMPLATES["heartbeat"]
+    assert "&lt; 5 s" in template and "min" in template
 
 
 def test_data_age_shows_the_last_result_and_flags_active_jobs_without_data(
@@ -255,7 +291,7 @@ def test_data_age_shows_the_last_result_and_flags_active_jobs_without_data(
     widget.refresh()
     table = rows(widget)
     assert math.isnan(table[str(job("quiet", 1))]["data"])
-    assert table[str(job("busy", 2))]["data"] == 29
+    assert table[str(job("busy", 2))]["data"] == 25  # 29 s, in 5 s steps
     assert not any(row["no_data"] for row in table.values())
 
     clock.advance(2)

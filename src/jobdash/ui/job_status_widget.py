@@ -22,9 +22,13 @@ Update strategy (what reaches the browser):
   is cheaper). Rows added or removed replace ``value`` as a whole:
   ``Tabulator.stream`` needs an integer index, ours is the JobId text, and with
   remote pagination a full update sends one page anyway.
-* Ages (heartbeat, last data) are recomputed at most once a second: the
-  backing frame's age columns are rewritten in place, and only the cells on
-  the visible page that changed are patched.
+* Ages (heartbeat, last data) are recomputed at most once a second, and
+  shown coarsely: "< 5 s" while fresh, then in 5 s steps, then in minutes.
+  Panel's Tabulator redraws its whole page in the browser for any patch
+  (~0.1 s of the browser's main thread for 50 rows), so ages in whole seconds
+  meant a redraw every second that delayed every real change behind it.
+  Coarse, healthy rows never change; the frame's age columns are rewritten
+  in place, and only the cells on the visible page that changed are patched.
 
 Untrusted text (source names, workflow ids, messages) only ever reaches the
 browser through Tabulator's escaping ``plaintext`` formatter or ``<%- %>``
@@ -51,6 +55,7 @@ from jobdash.domain.job_state import JobState
 from jobdash.services.access import Actor, PermissionDeniedError
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobRow, JobService
+from jobdash.ui.live_html import LiveHTML
 
 __all__ = ["STALE_FILTER", "JobStatusWidget", "first_line", "format_utc"]
 
@@ -68,8 +73,8 @@ _SOURCE = "source"
 _WORKFLOW = "workflow"
 _JOB = "job"  # first 8 hex digits of the job number
 _START = "start"  # "YYYY-MM-DD HH:MM:SS" (UTC), "" if unknown
-_HEARTBEAT = "heartbeat"  # seconds since the last heartbeat (int)
-_DATA = "data"  # seconds since the last result (float; NaN if none)
+_HEARTBEAT = "heartbeat"  # seconds since the last heartbeat (int, coarse)
+_DATA = "data"  # seconds since the last result (float, coarse; NaN if none)
 _MESSAGE = "message"  # first line of the error, else of the warning
 # Hidden, read by the cell templates and the filters (never untrusted text):
 _STATE_KEY = "state_key"  # CSS suffix: the JobState value, or "stale"
@@ -125,16 +130,25 @@ _TITLES = {
     _WORKFLOW: "Workflow",
     _JOB: "Job",
     _START: "Started (UTC)",
-    _HEARTBEAT: "Heartbeat [s]",
-    _DATA: "Data [s]",
+    _HEARTBEAT: "Heartbeat",
+    _DATA: "Data",
     _MESSAGE: "Error / warning",
 }
 _HEADER_TOOLTIPS = {
     _JOB: "First 8 digits of the job number; hover a cell for all of it",
-    _HEARTBEAT: "Seconds since the last heartbeat",
-    _DATA: "Seconds since the last result; — if none yet",
+    _HEARTBEAT: "Time since the last heartbeat (5 s steps, then minutes)",
+    _DATA: "Time since the last result (5 s steps, then minutes); — if none yet",
     _MESSAGE: "First line; select the row for the full text",
 }
+
+#: Ages are shown to this many seconds under a minute, then to the minute.
+_AGE_STEP_S = 5
+# An age cell's text from its coarse value in seconds (see _coarse_seconds).
+_AGE_TEXT = (
+    f"<% if (value < {_AGE_STEP_S}) {{ %>&lt; {_AGE_STEP_S} s"
+    "<% } else if (value < 60) { %><%- value %> s"
+    "<% } else { %><%- Math.floor(value / 60) %> min<% } %>"
+)
 
 # Cell templates (Underscore syntax, evaluated by Bokeh in the browser).
 # ``<%- %>`` escapes; the only fields interpolated are values this module
@@ -144,11 +158,13 @@ _TEMPLATES = {
     _JOB: '<span class="jd-mono" title="<%- job_number %>"><%- value %></span>',
     _HEARTBEAT: (
         '<span class="jd-mono<% if (stale) { %> jd-age-stale<% } %>">'
-        "<%- value %></span>"
+        + _AGE_TEXT
+        + "</span>"
     ),
     _DATA: (
         '<span class="jd-mono"><% if (isNaN(value)) { %>—<% } else { %>'
-        "<%- value %><% } %></span>"
+        + _AGE_TEXT
+        + "<% } %></span>"
         '<% if (no_data) { %><span class="jd-no-data">no data</span><% } %>'
     ),
 }
@@ -368,10 +384,10 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._remove.on_click(self._on_remove)
         for button in (self._stop, self._reset, self._remove):
             button.visible = self._may_act
-        self._feedback = pn.pane.HTML(
+        self._feedback = LiveHTML(
             "", css_classes=["jd-job-feedback"], stylesheets=[css], margin=(0, 5)
         )
-        self._detail = pn.pane.HTML(
+        self._detail = LiveHTML(
             "",
             css_classes=["jd-job-details"],
             stylesheets=[css],
@@ -723,7 +739,7 @@ def _jobs(count: int) -> str:
 def _age_arrays(
     rows: list[JobRow], now: int, no_data_ns: int | None
 ) -> dict[str, np.ndarray]:
-    """The age columns of ``rows`` at ``now``: whole seconds, NaN for no data.
+    """The age columns of ``rows`` at ``now``: coarse seconds, NaN for no data.
 
     ``no_data``: the job is active, and its last result (or, without one, its
     start) is older than ``no_data_ns``.
@@ -732,8 +748,10 @@ def _age_arrays(
     last_update = np.fromiter((r.last_update for r in rows), np.int64, n)
     has_data = np.fromiter((r.last_data is not None for r in rows), bool, n)
     last_data = np.fromiter((r.last_data or 0 for r in rows), np.int64, n)
-    heartbeat = np.maximum(now - last_update, 0) // _NS
-    data = np.where(has_data, np.maximum(now - last_data, 0) // _NS, np.nan)
+    heartbeat = _coarse_seconds(np.maximum(now - last_update, 0) // _NS)
+    data = np.where(
+        has_data, _coarse_seconds(np.maximum(now - last_data, 0) // _NS), np.nan
+    )
     no_data = np.zeros(n, dtype=bool)
     if no_data_ns is not None:
         start = np.fromiter((r.status.start_time or 0 for r in rows), np.int64, n)
@@ -744,6 +762,17 @@ def _age_arrays(
         since = np.where(has_data, last_data, start)
         no_data = active & (has_data | has_start) & (now - since > no_data_ns)
     return {_HEARTBEAT: heartbeat, _DATA: data.astype(np.float64), _NO_DATA: no_data}
+
+
+def _coarse_seconds(seconds: np.ndarray) -> np.ndarray:
+    """Ages in whole seconds, floored to what the table shows.
+
+    0 while under :data:`_AGE_STEP_S` (shown "< 5 s"), then multiples of the
+    step under a minute, then whole minutes (in seconds). A healthy job's age
+    thus never changes, and a stale one's changes every 5 s, then every minute.
+    """
+    step = _AGE_STEP_S
+    return np.where(seconds < 60, seconds // step * step, seconds // 60 * 60)
 
 
 def _differs(old: np.ndarray, new: np.ndarray) -> np.ndarray:
