@@ -59,7 +59,11 @@ def test_page_root_holds_jobs_and_workflows_side_by_side_then_timeline_and_log(
     page = build(make_services())
     (root,) = with_class(page.root, "jd-app")
     assert root is page.root
-    top, bottom = with_class(root, "jd-views")
+    (lower,) = with_class(page.lower, "jd-app-lower")
+    # Two roots of the template: a change in one never lays out the other.
+    assert list(page.template.main) == [page.root, page.lower]
+    (top,) = with_class(root, "jd-views")
+    (bottom,) = with_class(lower, "jd-views")
     sections = [obj.css_classes[-1] for obj in top.objects]
     assert sections == ["jd-section-jobs", "jd-section-workflows"]
     assert len(with_class(top.objects[0], "jd-job-status-widget")) == 1
@@ -88,7 +92,7 @@ def test_simulated_transport_with_frozen_clock_gets_the_simulator_and_steps(
 ) -> None:
     services = make_services()
     page = build(services)
-    (card,) = with_class(page.root, "jd-sim-panel")
+    (card,) = with_class(page.lower, "jd-sim-panel")
     assert card.collapsed
     for hook in ("jd-sim-target", "jd-sim-kind", "jd-sim-text", "jd-sim-inject"):
         assert len(with_class(card, hook)) == 1, hook
@@ -101,15 +105,15 @@ def test_a_running_clock_gets_no_step_buttons(
     make_services: Callable[..., Services],
 ) -> None:
     page = build(make_services(frozen_clock=False))
-    assert with_class(page.root, "jd-sim-step-1") == []
-    assert len(with_class(page.root, "jd-sim-panel")) == 1
+    assert with_class(page.lower, "jd-sim-step-1") == []
+    assert len(with_class(page.lower, "jd-sim-panel")) == 1
 
 
 def test_kafka_transport_has_no_simulator_and_shows_the_broker(
     make_services: Callable[..., Services],
 ) -> None:
     page = build(make_services(transport="kafka", bootstrap_servers="broker:9092"))
-    assert with_class(page.root, "jd-sim-panel") == []
+    assert with_class(page.lower, "jd-sim-panel") == []
     assert "KAFKA broker:9092" in page.header.__panel__().object
 
 
@@ -119,7 +123,7 @@ def test_phase_two_page_shows_the_workflow_view_alone(
     page = build(make_services(legacy_job_view=False))
     assert page.jobs is None
     assert with_class(page.root, "jd-job-status-widget") == []
-    (top, _) = with_class(page.root, "jd-views")
+    (top,) = with_class(page.root, "jd-views")
     assert [obj.css_classes[-1] for obj in top.objects] == ["jd-section-workflows"]
 
 
