@@ -13,7 +13,7 @@ from bokeh.models import Axis, ColumnDataSource, GlyphRenderer, HoverTool, Plot
 
 from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
 from jobdash.services.status_history import StatusHistory
-from jobdash.ui.timeline import STATE_COLOURS, TimelineView
+from jobdash.ui.timeline import MAX_LANES, STATE_COLOURS, TimelineView
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 MONITOR = WorkflowId("dream", "monitor_view", 1)
@@ -371,3 +371,40 @@ def test_empty_history_says_so(view, feed, clock):
     clock.advance(1)
     view.refresh()
     assert not empty.visible
+
+
+def test_at_most_max_lanes_are_in_view_and_dragging_scrolls_the_others(
+    view, feed, clock
+):
+    for n in range(MAX_LANES + 10):
+        feed.beat(job(f"bank{n:02d}", n + 1))
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    y = rendered.figure.y_range
+    # The first MAX_LANES lanes, top to bottom, and no taller a figure.
+    assert (y.start, y.end) == (MAX_LANES - 0.5, -0.5)
+    assert y.bounds == (-0.5, MAX_LANES + 10 - 0.5)
+    height = rendered.figure.height
+    assert height < 30 * MAX_LANES
+    (pan,) = [t for t in rendered.figure.tools if type(t).__name__ == "PanTool"]
+    assert pan.dimensions == "height"
+    assert rendered.figure.toolbar.active_drag is pan
+
+    # The operator drags down to lanes 5..; a new lane keeps that view.
+    y.update(start=MAX_LANES + 5 - 0.5, end=5 - 0.5)
+    feed.beat(job("zz_new", 999))
+    clock.advance(1)
+    view.refresh()
+    assert len(view.lanes) == MAX_LANES + 11
+    assert (y.start, y.end) == (MAX_LANES + 5 - 0.5, 5 - 0.5)
+    assert rendered.figure.height == height
+
+
+def test_few_lanes_are_all_in_view(view, feed, clock):
+    feed.beat(job("mantle", 1))
+    feed.beat(job("endcap", 2))
+    clock.advance(1)
+    view.refresh()
+    y = Rendered(view).figure.y_range
+    assert (y.start, y.end) == (1.5, -0.5)

@@ -24,6 +24,10 @@ How it stays cheap and incremental:
   "now" comes within 30 s of that end, every open bar is extended in one patch.
   (Not to a far-future end: the browser draws bars in float32 screen space,
   where an edge of a bar years long lands seconds off.)
+* At most :data:`MAX_LANES` lanes are in view (the figure's height stops
+  growing there); dragging the plot up or down scrolls through the others.
+  The browser repaints the plot every second (the time axis moves), and a
+  canvas as tall as 1,000 lanes took it ~0.5 s each time.
 * The whole data set is re-sent only when the lanes change (a new source or
   workflow appears) and, at most every :data:`_REBUILD_EVERY_NS`, to drop
   segments that left the window (until then they are merely off-screen).
@@ -52,7 +56,7 @@ from jobdash.domain.job_state import JobState
 from jobdash.services.status_history import Segment, StatusHistory
 from jobdash.ui.live_html import LiveHTML
 
-__all__ = ["STATE_COLOURS", "TimelineView"]
+__all__ = ["MAX_LANES", "STATE_COLOURS", "TimelineView"]
 
 _NS = 1_000_000_000
 _NS_PER_MS = 1_000_000
@@ -80,6 +84,8 @@ _EXTEND_BEFORE_NS = 30 * _NS
 _REBUILD_EVERY_NS = 30 * _NS
 _BAR_HALF_HEIGHT = 0.38
 _LANE_PX = 22
+#: Lanes in view at once; the others are reached by dragging the plot.
+MAX_LANES = 20
 _AXIS_PX = 46
 _MIN_HEIGHT_PX = 110
 
@@ -361,9 +367,20 @@ class TimelineView(pn.viewable.Viewer):
         count = len(self._lanes)
         target.yaxis.ticker = FixedTicker(ticks=list(range(count)))
         target.yaxis.major_label_overrides = dict(self._labels())
+        shown = max(1, min(count, MAX_LANES))
+        # Keep the lanes the operator scrolled to (the browser syncs the
+        # range back), within the new lane count. Not inverted yet: the range
+        # HoloViews made, before the first fill.
+        y_range = target.y_range
+        top = round(y_range.end + 0.5) if y_range.start > y_range.end else 0
+        top = min(max(top, 0), max(count - shown, 0))
         # Inverted: the first lane at the top.
-        target.y_range.update(start=max(count, 1) - 0.5, end=-0.5)
-        target.figure.height = max(_MIN_HEIGHT_PX, _AXIS_PX + count * _LANE_PX)
+        y_range.update(
+            start=top + shown - 0.5,
+            end=top - 0.5,
+            bounds=(-0.5, max(count, 1) - 0.5),
+        )
+        target.figure.height = max(_MIN_HEIGHT_PX, _AXIS_PX + shown * _LANE_PX)
 
     def _move_window(self, now: int) -> None:
         start = (now - self._window_ns) / _NS_PER_MS
@@ -419,7 +436,10 @@ class TimelineView(pn.viewable.Viewer):
             },
             responsive=True,
             height=_MIN_HEIGHT_PX,
-            tools=["hover"],
+            # Dragging scrolls the lanes (when there are more than MAX_LANES);
+            # the wheel is left to the page.
+            tools=["hover", "ypan"],
+            active_tools=["ypan"],
             default_tools=[],
             toolbar=None,
             hover_tooltips=[
