@@ -167,9 +167,9 @@ def test_one_row_per_job_indexed_by_job_id_text(widget, backend):
 def test_message_column_shows_the_first_line_of_the_error_before_the_warning(
     widget, backend
 ):
-    backend.beat(job(), JobState.error, error="Traceback\n  line 2", warning="slow")
+    backend.beat(job(), JobState.error, error="bank failed\n  line 2", warning="slow")
     widget.refresh()
-    assert rows(widget)[str(job())]["message"] == "Traceback …"
+    assert rows(widget)[str(job())]["message"] == "bank failed …"
 
 
 def test_start_time_is_utc():
@@ -180,7 +180,17 @@ def test_start_time_is_utc():
 def test_first_line_is_cut_with_an_ellipsis():
     assert first_line("x" * 200, limit=10) == "x" * 9 + "…"
     assert first_line("\n\n  only line  \n") == "only line"
+    assert first_line("first\nsecond") == "first …"
     assert first_line(None) == ""
+
+
+def test_a_traceback_shows_as_its_exception_line_not_its_first():
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "reduce.py", line 12, in run\n'
+        "ValueError: detector bank 3 has no pixels\n"
+    )
+    assert first_line(traceback) == "ValueError: detector bank 3 has no pixels …"
 
 
 def test_changed_row_is_patched_not_replaced(widget, backend, monkeypatch):
@@ -273,7 +283,8 @@ def test_age_cells_read_fresh_then_seconds_then_minutes():
     seconds = np.array([0, 4, 5, 59, 60, 125, 7200])
     assert jsw._coarse_seconds(seconds).tolist() == [0, 0, 5, 55, 60, 120, 7200]
     template = jsw._TEMPLATES["heartbeat"]
-    assert "&lt; 5 s" in template and "min" in template
+    assert "&lt; 5 s" in template
+    assert "min" in template
 
 
 def test_data_age_shows_the_last_result_and_flags_active_jobs_without_data(

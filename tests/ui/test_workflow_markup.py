@@ -250,6 +250,25 @@ def test_message_box_shows_the_first_line_and_every_message_in_full_on_demand(ri
     )
 
 
+def test_message_box_summarises_a_traceback_by_its_exception_line(rig):
+    rig.commit()
+    rig.beat(
+        sources=BANKS[:1],
+        state=JobState.error,
+        error_message=(
+            "Traceback (most recent call last):\n"
+            '  File "reduce.py", line 12, in run\n'
+            "ValueError: detector bank 3 has no pixels"
+        ),
+    )
+
+    markup = message_html(rig.orchestrator.snapshot(DETECTOR).current)
+
+    summary = text_of(re.search(r"<summary>(.*)</summary>", markup).group(1))
+    assert summary == "mantle_detector: ValueError: detector bank 3 has no pixels"
+    assert "Traceback (most recent call last):" in unescape(markup)  # in full
+
+
 def test_a_single_one_line_warning_is_a_plain_amber_box(rig):
     rig.commit()
     rig.beat(sources=BANKS[:1], warning_message="late <data>")

@@ -52,6 +52,7 @@ from jobdash.assets import asset
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import message_summary
 from jobdash.services.access import Actor, PermissionDeniedError
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobRow, JobService
@@ -183,19 +184,20 @@ def format_utc(time_ns: int | None) -> str:
 
 
 def first_line(text: str | None, limit: int = _MESSAGE_CHARS) -> str:
-    """The first non-blank line of ``text``, cut to ``limit`` characters.
+    """The line of ``text`` that says what went wrong, cut to ``limit`` characters.
 
-    An ellipsis marks that there is more (more lines, or a longer line).
+    The first non-blank line, except for a Python traceback, whose first line
+    ("Traceback (most recent call last):") says nothing: then its last line,
+    the exception (:func:`~jobdash.domain.job_status.message_summary`). An
+    ellipsis marks that there is more (more lines, or a longer line).
     """
     if not text:
         return ""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line = lines[0]
-    if len(line) > limit:
-        return line[: limit - 1] + "…"
-    return line + (" …" if len(lines) > 1 else "")
+    line = message_summary(text, limit)
+    more_lines = sum(1 for part in text.splitlines() if part.strip()) > 1
+    if more_lines and not line.endswith("…"):
+        line += " …"
+    return line
 
 
 def _status_cells(row: JobRow) -> tuple[Any, ...]:

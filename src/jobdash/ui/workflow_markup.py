@@ -18,6 +18,7 @@ from html import escape
 
 from jobdash.domain.ids import JobId, JobNumber
 from jobdash.domain.job_state import JobState
+from jobdash.domain.job_status import message_summary
 from jobdash.domain.workflow_status import AggregateStatus, WorkflowAggregate
 from jobdash.services.snapshots import JobSetSnapshot, JobSnapshot
 from jobdash.services.workflow_catalogue import WorkflowSpec
@@ -289,10 +290,8 @@ def message_html(current: JobSetSnapshot | None) -> str:
         return ""
     level = "error" if errors else "warning"
     source, first = messages[0]
-    first_line = first.strip().splitlines()[0] if first.strip() else first
-    if len(first_line) > _SUMMARY_CHARS:
-        first_line = first_line[:_SUMMARY_CHARS] + "…"
-    summary = f"{source}: {first_line}"
+    # The telling line: a traceback's exception, not "Traceback (most ...".
+    summary = f"{source}: {message_summary(first, _SUMMARY_CHARS)}"
     if len(messages) > 1:
         summary += f" (+{len(messages) - 1} more)"
     whole = "\n\n".join(f"{name}: {text}" for name, text in messages)
