@@ -271,6 +271,19 @@ def test_start_commits_the_configuration_shown(rig):
     assert rig.orchestrator.snapshot(MONITORS).current.job_number == number
 
 
+def test_a_successful_start_closes_the_configuration_which_keeps_its_draft(rig):
+    card = make_card(rig, MONITORS)
+    click(card._expand)
+    assert card.configuring
+    card.staging.parameter_form.widgets["toa_bins"].value = 1000
+
+    click(buttons(card)["jd-start"])
+
+    assert not card.configuring
+    card.set_configuring(True)
+    assert card.staging.parameter_form.widgets["toa_bins"].value == 1000
+
+
 def test_restart_from_a_card_never_configured_commits_the_staged_config(rig):
     rig.commit()
     rig.beat()
@@ -308,6 +321,7 @@ def test_an_invalid_parameter_is_refused_with_a_message_and_nothing_is_sent(rig)
     click(buttons(card)["jd-start"])
 
     assert rig.sink.sent == []
+    assert card.configuring  # left open, to correct
     assert card.staging.parameter_form.errors == {"resolution": "must be ≥ 16, got 4"}
     assert feedback(card) == "resolution: must be ≥ 16, got 4"
     assert [n.text for n in rig.notifications.recent(5)] == [

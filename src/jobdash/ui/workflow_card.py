@@ -522,10 +522,14 @@ class WorkflowCard(pn.viewable.Viewer):
                     )
             return short_number(orchestrator.commit_workflow(wid, actor=actor))
 
-        self._act(
+        started = self._act(
             commit,
             lambda number: f"Started job {number} for {len(draft.sources)} source(s).",
         )
+        if started and self.configuring:
+            # Done configuring: the card now shows the jobs starting. The form
+            # keeps the draft (Configure opens it again as it was).
+            self.set_configuring(False)
 
     def _stop_all(self) -> None:
         wid = self._snapshot.workflow_id
@@ -540,8 +544,11 @@ class WorkflowCard(pn.viewable.Viewer):
             lambda _none: f"Stop sent to orphan {job_id.source_name} {job_id.short}.",
         )
 
-    def _act(self, action: Callable[[], Any], describe: Callable[[Any], str]) -> None:
-        """Run an orchestrator action; show its outcome or its refusal."""
+    def _act(self, action: Callable[[], Any], describe: Callable[[Any], str]) -> bool:
+        """Run an orchestrator action; show its outcome or its refusal.
+
+        Returns whether the orchestrator accepted it.
+        """
         self._show_feedback("", "info")
         try:
             result = action()
@@ -552,6 +559,8 @@ class WorkflowCard(pn.viewable.Viewer):
             self._refused(error)
         else:
             self._show_feedback(describe(result), "info")
+            return True
+        return False
 
     def _staged_matches(self, draft: StagingDraft) -> bool:
         """Whether the orchestrator already stages exactly ``draft``."""
