@@ -74,9 +74,23 @@ class Session:
         )
         return held
 
-    def expect_all(self, expectations: list[tuple[str, dict[str, Any]]]) -> None:
-        """Register many expectations in one round trip (see ``_probe.js``)."""
-        self.page.evaluate("list => window.__jdProbe.expectAll(list)", expectations)
+    def watch(self, key: str, **spec: Any) -> None:
+        """Record every text ``spec`` shows from now on (see ``_probe.js``).
+
+        ``spec``: ``kind="row", short=<job number's 8 digits>`` (the row's
+        state cell) or ``kind="badge", card=<jd-wf-... class>``.
+        """
+        self.page.evaluate(
+            "([key, spec]) => window.__jdProbe.watch(key, spec)", [key, spec]
+        )
+
+    def histories(self) -> dict[str, list[tuple[float, str]]]:
+        """Per watched key: (epoch seconds, text) of each distinct text shown."""
+        raw = self.page.evaluate("() => window.__jdProbe.histories()")
+        return {
+            key: [(at / 1000, text) for at, text in history]
+            for key, history in raw.items()
+        }
 
     def hits(self) -> dict[str, Hit]:
         """Every expectation met so far, by id."""
@@ -86,9 +100,9 @@ class Session:
         }
 
     def pending(self) -> list[str]:
-        """Ids of expectations not met yet (armed or waiting for another)."""
+        """Ids of expectations not met yet."""
         ids: list[str] = self.page.evaluate(
-            "() => [...window.__jdProbe.pending.keys(), ...window.__jdProbe.waitingIds()]"
+            "() => Array.from(window.__jdProbe.pending.keys())"
         )
         return ids
 

@@ -5,11 +5,12 @@ browser smoke test ``tests/browser/test_freshness_smoke.py``.
 
 Method. A change is injected on the server (a fault on one job through the
 simulated backend, or a stop of a whole workflow through the orchestrator,
-as the Stop button does). Before that, every browser session is told what
-to look for (the job's row in the job table showing the new state, and the
-workflow's badge starting with the new aggregate), and the
-:class:`~_served_app.EmissionRecorder` is told which heartbeat carries the
-change. The latency of one widget in one session is
+as the Stop button does), and the :class:`~_served_app.EmissionRecorder` is
+told which heartbeat carries it. From before the first change, every
+browser session watches the target rows (the job's state cell) and badges:
+the in-page probe records every distinct text each one shows, and when
+(``_probe.js``). The changes of one row or badge are matched in order to
+what it showed. The latency of one widget in one session is
 
     (time the session's DOM first shows the change) - (time the backend
     emitted the heartbeat that carries it),
@@ -35,7 +36,6 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from _browser import Session, progress
 from _served_app import Emitted, ServedDashboard
@@ -182,13 +182,14 @@ def inject_changes(
 ) -> list[Sample]:
     """Make each change ``spacing`` s after the previous; time every widget.
 
-    Waits at most ``deadline`` seconds after the last change for the pages
-    to show everything.
+    Every session watches each target row and badge before the first change
+    (see ``_probe.js``); waits at most ``deadline`` seconds after the last
+    change for the pages to show the final state of each.
     """
     recorder = app.recorder
-    expectations = _expectations(changes)
     for session in sessions:
-        session.expect_all(expectations)
+        for key, spec in _watched(changes).items():
+            session.watch(key, **spec)
     watches = []
     for change in changes:
         armed = [recorder.watch(job, state) for job, state in change.carriers]
@@ -204,69 +205,105 @@ def inject_changes(
             emitted = recorder.emitted(watch, max(0.0, until - time.monotonic()))
             if emitted is not None:
                 change.emitted[emitted.job_id] = emitted
-    _wait_for_pages(sessions, until)
+    _wait_for_pages(sessions, changes, until)
     return _samples(app, sessions, changes)
 
 
-def _expectations(changes: Sequence[Change]) -> list[tuple[str, dict[str, Any]]]:
-    """What the pages must show, each change armed once the previous change
-    to the same row (or badge) was seen: registered up front, so that no
-    round trip to a busy page delays the changes."""
-    expectations: list[tuple[str, dict[str, Any]]] = []
-    last: dict[tuple[str, object], str] = {}
+def _row_key(change: Change) -> str:
+    return f"row:{change.job_id.short}"
+
+
+def _badge_key(change: Change) -> str:
+    return f"badge:{card_css_name(change.workflow_id.name)}"
+
+
+def _watched(changes: Sequence[Change]) -> dict[str, dict[str, str]]:
+    """What each session watches: every target row and badge, by key."""
+    watched: dict[str, dict[str, str]] = {}
     for change in changes:
-        for widget, key, expectation in (
-            (
-                "row",
-                change.job_id,
-                {"kind": "row", "short": change.job_id.short},
-            ),
-            (
-                "badge",
-                change.workflow_id,
-                {"kind": "badge", "card": card_css_name(change.workflow_id.name)},
-            ),
-        ):
-            state = change.row_state.value if widget == "row" else change.badge
-            id = f"{change.name}/{widget}"
-            previous = last.get((widget, key))
-            expectation["state"] = state
-            if previous is not None:
-                expectation["after"] = previous
-            expectations.append((id, expectation))
-            last[(widget, key)] = id
-    return expectations
+        watched[_row_key(change)] = {"kind": "row", "short": change.job_id.short}
+        watched[_badge_key(change)] = {
+            "kind": "badge",
+            "card": card_css_name(change.workflow_id.name),
+        }
+    return watched
 
 
-def _wait_for_pages(sessions: Sequence[Session], until: float) -> None:
+def _expected(change: Change) -> tuple[tuple[str, str, str], ...]:
+    """(widget, key, text the widget must show) of one change."""
+    return (
+        ("row", _row_key(change), change.row_state.value),
+        ("badge", _badge_key(change), change.badge),
+    )
+
+
+def _shows(text: str, state: str) -> bool:
+    """A row label ("active · stale") or badge ("ERROR 1/4") shows ``state``."""
+    return text == state or text.startswith(state + " ")
+
+
+def _wait_for_pages(
+    sessions: Sequence[Session], changes: Sequence[Change], until: float
+) -> None:
+    """Until every page shows the last change of every row and badge, or ``until``."""
+    final: dict[str, str] = {}
+    for change in changes:
+        for _widget, key, state in _expected(change):
+            final[key] = state
+    last = max(change.injected for change in changes)
     for session in sessions:
-        while session.pending() and time.monotonic() < until:
-            time.sleep(0.1)  # polling the pages' probes, with a deadline
+        while time.monotonic() < until:
+            histories = session.histories()
+            if all(
+                histories.get(key)
+                and histories[key][-1][0] >= last
+                and _shows(histories[key][-1][1], state)
+                for key, state in final.items()
+            ):
+                break
+            time.sleep(0.2)  # polling the pages' probes, with a deadline
 
 
 def _samples(
     app: ServedDashboard, sessions: Sequence[Session], changes: Sequence[Change]
 ) -> list[Sample]:
+    """One sample per change, widget and session, from the pages' histories.
+
+    Per watched row or badge, the changes are matched in order: each to the
+    first text shown after it was injected, and after the text matched to
+    the previous change, that shows its state. A state a page never showed
+    (or showed before its heartbeat was emitted) has no latency.
+    """
     applied_at = app.recorder.applied_after
     samples = []
     for index, session in enumerate(sessions):
-        hits = session.hits()
+        histories = session.histories()
+        cursor: dict[str, int] = {}
         for change in changes:
             row = change.row_emitted()
             row_applied = None
             if row is not None:
                 done = applied_at(row.handed_over)
                 row_applied = None if done is None else done - row.stamped
-            for widget, emitted in (
-                ("row", None if row is None else row.stamped),
-                ("badge", change.badge_emitted()),
-            ):
-                hit = hits.get(f"{change.name}/{widget}")
+            emitted_at = {
+                "row": None if row is None else row.stamped,
+                "badge": change.badge_emitted(),
+            }
+            for widget, key, state in _expected(change):
+                history = histories.get(key, [])
+                shown_at = None
+                for position in range(cursor.get(key, 0), len(history)):
+                    at, text = history[position]
+                    if at >= change.injected and _shows(text, state):
+                        shown_at = at
+                        cursor[key] = position + 1
+                        break
+                emitted = emitted_at[widget]
                 latency = None
                 already = False
-                if hit is not None and emitted is not None:
-                    already = hit.already or hit.at < change.injected
-                    latency = None if already else hit.at - emitted
+                if shown_at is not None and emitted is not None:
+                    already = shown_at < emitted
+                    latency = None if already else shown_at - emitted
                 samples.append(
                     Sample(
                         change.name,

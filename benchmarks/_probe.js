@@ -6,6 +6,8 @@
 //   job table showing a filter's or a sort's result), checked in a
 //   MutationObserver callback, i.e. right after the DOM change and before
 //   the next paint;
+// * every distinct text a watched job row's state or card badge shows, and
+//   when it first showed (probe.watch, probe.histories);
 // * every long task (> 50 ms of main-thread work), via PerformanceObserver.
 //
 // Panel renders every component inside a shadow root, which observers and
@@ -129,52 +131,61 @@
     },
   };
 
-  // Expectations registered with `after: <id>` wait here until that one is met.
-  const waiting = new Map();
-
-  function hit(id, at, already) {
-    probe.hits.push({ id, at, already });
-    probe.pending.delete(id);
-    for (const [next, expectation] of waiting) {
-      if (expectation.after === id) {
-        waiting.delete(next);
-        arm(next, expectation);
-      }
-    }
-  }
-
-  function arm(id, expectation) {
-    if (checks[expectation.kind](expectation)) {
-      hit(id, now(), !expectation.after);
-    } else {
-      probe.pending.set(id, expectation);
-    }
-  }
-
   function evaluate() {
     const began = performance.now();
     const at = now();
     for (const [id, expectation] of probe.pending) {
-      if (checks[expectation.kind](expectation)) hit(id, at, false);
+      if (checks[expectation.kind](expectation)) {
+        probe.hits.push({ id, at, mutations: probe.mutationCallbacks });
+        probe.pending.delete(id);
+      }
     }
     probe.checkMs += performance.now() - began;
   }
 
-  // Register an expectation. If it has no `after` and already holds, it is
-  // recorded at once with `already: true` (a measurement that went wrong, not
-  // a fast one). With `after: <id>`, it is armed once that one is met: so a
-  // whole sequence of changes to the same row can be registered up front.
+  // Register an expectation; if it already holds, it is recorded at once
+  // with `already: true` (a measurement that went wrong, not a fast one).
   probe.expect = (id, expectation) => {
-    if (expectation.after && !probe.hits.some((h) => h.id === expectation.after)) {
-      waiting.set(id, expectation);
-      return false;
+    if (checks[expectation.kind](expectation)) {
+      probe.hits.push({ id, at: now(), already: true });
+      return true;
     }
-    arm(id, expectation);
-    return probe.hits.some((h) => h.id === id);
+    probe.pending.set(id, expectation);
+    return false;
   };
 
-  probe.expectAll = (list) => list.map(([id, expectation]) => probe.expect(id, expectation));
-  probe.waitingIds = () => Array.from(waiting.keys());
+  // Watched values: the state cell of a job's row, a card's badge. Every
+  // distinct text each shows is recorded with when it first showed (checked
+  // in every mutation callback), so a whole sequence of changes is timed from
+  // one registration, and a state that was never shown is visible as such.
+  const watched = new Map();
+
+  function watchedText(spec) {
+    if (spec.kind === "row") {
+      const row = rowOfJob(spec.short);
+      return row === null ? "" : cell(row, "state");
+    }
+    return badgeText(spec.card);
+  }
+
+  function record(at) {
+    const began = performance.now();
+    for (const { spec, history } of watched.values()) {
+      const value = watchedText(spec);
+      if (!history.length || history[history.length - 1][1] !== value) {
+        history.push([at, value]);
+      }
+    }
+    probe.checkMs += performance.now() - began;
+  }
+
+  // Watch `spec` ({kind: "row", short} or {kind: "badge", card}) as `key`.
+  probe.watch = (key, spec) => {
+    watched.set(key, { spec, history: [] });
+    record(now());
+  };
+  probe.histories = () =>
+    Object.fromEntries(Array.from(watched, ([key, { history }]) => [key, history]));
 
   // The time of the latest event of a type in the capture phase (a click, an
   // input), for latencies measured from the user's action.
@@ -185,6 +196,7 @@
   const observer = new MutationObserver(() => {
     probe.mutationCallbacks += 1;
     if (probe.pending.size) evaluate();
+    if (watched.size) record(now());
   });
   const options = { subtree: true, childList: true, characterData: true };
   const attachShadow = Element.prototype.attachShadow;
