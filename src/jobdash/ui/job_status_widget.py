@@ -135,6 +135,17 @@ _TITLES = {
     _DATA: "Data",
     _MESSAGE: "Error / warning",
 }
+#: Column widths (px) before they are scaled to the table's width.
+_WIDTHS = {
+    _STATE: 105,
+    _SOURCE: 120,
+    _WORKFLOW: 130,
+    _JOB: 78,
+    _MESSAGE: 200,
+    _HEARTBEAT: 68,
+    _DATA: 86,
+    _START: 140,
+}
 _HEADER_TOOLTIPS = {
     _JOB: "First 8 digits of the job number; hover a cell for all of it",
     _HEARTBEAT: "Time since the last heartbeat (5 s steps, then minutes)",
@@ -353,10 +364,14 @@ class JobStatusWidget(pn.viewable.Viewer):
                 _MESSAGE: {"type": "plaintext"},
             },
             text_align={_HEARTBEAT: "right", _DATA: "right"},
-            # Long messages are cut (the detail pane has them in full).
-            widths={_MESSAGE: 200},
+            # Fixed proportions, scaled to the width the table has: every
+            # column stays in view in half a screen, and the browser never
+            # measures cell contents (fit_data_* layouts measured every cell
+            # on every update: most of a 0.1-0.3 s redraw). Long text is cut
+            # with an ellipsis; the detail pane has it in full.
+            widths=dict(_WIDTHS),
             configuration={"placeholder": "No jobs have reported yet."},
-            layout="fit_data_stretch",
+            layout="fit_columns",
             sizing_mode="stretch_width",
             css_classes=["jd-job-table"],
             stylesheets=[css],

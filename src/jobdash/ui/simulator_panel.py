@@ -16,6 +16,7 @@ The option labels of the kind selector are the values of :class:`FaultAction`.
 
 from __future__ import annotations
 
+import html
 import logging
 from enum import StrEnum
 from functools import partial
@@ -148,8 +149,13 @@ class SimulatorPanel(pn.viewable.Viewer):
             align="end",
         )
         self.inject.on_click(self._on_inject)
-        self.status = pn.pane.Str(
-            self.status_text(), css_classes=["jd-sim-status"], margin=(4, 10)
+        # LiveHTML, not pn.pane.Str: an update of a markup pane re-sends all
+        # its properties, which inside the collapsed card toggled ``visible``
+        # and so laid out the timeline's root again on every change.
+        self.status = LiveHTML(
+            html.escape(self.status_text()),
+            css_classes=["jd-sim-status"],
+            margin=(4, 10),
         )
         rows: list[Any] = [
             pn.Row(self.target, self.kind, self.text, self.seconds, self.inject),
@@ -263,7 +269,7 @@ class SimulatorPanel(pn.viewable.Viewer):
         self._ticks += 1
         if self._ticks % self._update_every:
             return
-        text = self.status_text()
+        text = html.escape(self.status_text())
         if text != self.status.object:
             self.status.object = text
 

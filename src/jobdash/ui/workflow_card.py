@@ -87,13 +87,20 @@ def _is_running(current: JobSetSnapshot | None) -> bool:
     )
 
 
-def _set_text(pane: pn.pane.HTML, text: str) -> None:
-    """Send new markup only if it differs, and hide the pane while it is empty."""
+def _set_text(pane: pn.pane.HTML, text: str, *, hide_empty: bool = True) -> None:
+    """Send new markup only if it differs; hide the pane while it is empty.
+
+    ``hide_empty=False`` for panes that come and go often (the message box):
+    a change of ``visible`` makes BokehJS lay out the whole page root again
+    (~0.2 s of the browser's main thread with a page of cards), whereas
+    empty markup in a margin-less pane simply takes no room.
+    """
     if pane.object != text:
         pane.object = text
-    visible = bool(text)
-    if pane.visible != visible:
-        pane.visible = visible
+    if hide_empty:
+        visible = bool(text)
+        if pane.visible != visible:
+            pane.visible = visible
 
 
 class WorkflowCard(pn.viewable.Viewer):
@@ -236,7 +243,7 @@ class WorkflowCard(pn.viewable.Viewer):
         self._was_live = live
         self.tick(now)
         if self._body is not None:
-            _set_text(self._message, message_html(snapshot.current))
+            _set_text(self._message, message_html(snapshot.current), hide_empty=False)
             self._update_orphans(snapshot)
             self._update_controls(snapshot)
             self._update_notes()
@@ -274,13 +281,8 @@ class WorkflowCard(pn.viewable.Viewer):
     # --- body -------------------------------------------------------------------
 
     def _html(self, text: str, css_class: str, **params: Any) -> pn.pane.HTML:
-        return LiveHTML(
-            text,
-            css_classes=[css_class],
-            stylesheets=self._css,
-            margin=(2, 6),
-            **params,
-        )
+        params.setdefault("margin", (2, 6))
+        return LiveHTML(text, css_classes=[css_class], stylesheets=self._css, **params)
 
     def _button(self, label: str, css_class: str, **params: Any) -> pn.widgets.Button:
         return pn.widgets.Button(
@@ -301,7 +303,11 @@ class WorkflowCard(pn.viewable.Viewer):
         """
         now = self._clock.now_ns()
         self._status = self._html("", "jd-wf-status", sizing_mode="stretch_width")
-        self._message = self._html("", "jd-wf-message", sizing_mode="stretch_width")
+        # Never hidden and without a margin (see _set_text): the box's own
+        # margin is in the stylesheet, so an empty pane takes no room.
+        self._message = self._html(
+            "", "jd-wf-message", sizing_mode="stretch_width", margin=0
+        )
         self._start = self._button("Start", "jd-start", color="primary")
         self._stop = self._button("Stop", "jd-stop", color="warning")
         self._reset = self._button("Reset", "jd-reset")
@@ -337,7 +343,7 @@ class WorkflowCard(pn.viewable.Viewer):
         )
         self._layout.append(self._body)
         snapshot = self._snapshot
-        _set_text(self._message, message_html(snapshot.current))
+        _set_text(self._message, message_html(snapshot.current), hide_empty=False)
         self._update_orphans(snapshot)
         self._update_controls(snapshot)
         self._update_notes()
