@@ -10,7 +10,7 @@ costs two integer comparisons.
 
 Update strategy (what reaches the browser):
 
-* The table uses **remote pagination** (50 rows a page): filtering, sorting and
+* The table uses **remote pagination** (25 rows a page): filtering, sorting and
   paging run in pandas on the server and the browser only ever holds one page.
   With 1,000+ jobs a change costs one page of data at most, whereas virtual
   scrolling would ship every row on load and on every full update.
@@ -301,7 +301,7 @@ class JobStatusWidget(pn.viewable.Viewer):
         *,
         read_only: bool = False,
         actor: Actor | None = None,
-        page_size: int = 50,
+        page_size: int = 25,
         no_data_after: float | None = 30.0,
     ) -> None:
         super().__init__()
