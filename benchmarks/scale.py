@@ -49,8 +49,8 @@ TARGET_INTERACTIVE_S = 3.0
 TARGET_TABLE_MS = 200.0
 #: Cards on the workflow view's first page (``WorkflowWidget(page_size=24)``).
 FIRST_PAGE_CARDS = 24
-#: Rows on the job table's page (``JobStatusWidget(page_size=50)``).
-TABLE_PAGE_ROWS = 50
+#: Rows on the job table's page (``JobStatusWidget(page_size=25)``).
+TABLE_PAGE_ROWS = 25
 TIMEOUT_MS = 300_000
 
 
