@@ -73,7 +73,7 @@ _STATE = "state"  # label: "active", "active · stale"
 _SOURCE = "source"
 _WORKFLOW = "workflow"
 _JOB = "job"  # first 8 hex digits of the job number
-_START = "start"  # "YYYY-MM-DD HH:MM:SS" (UTC), "" if unknown
+_START = "start"  # "MM-DD HH:MM:SS" (UTC), "" if unknown
 _HEARTBEAT = "heartbeat"  # seconds since the last heartbeat (int, coarse)
 _DATA = "data"  # seconds since the last result (float, coarse; NaN if none)
 _MESSAGE = "message"  # first line of the error, else of the warning
@@ -130,26 +130,31 @@ _TITLES = {
     _SOURCE: "Source",
     _WORKFLOW: "Workflow",
     _JOB: "Job",
-    _START: "Started (UTC)",
-    _HEARTBEAT: "Heartbeat",
+    _START: "Started",
+    _HEARTBEAT: "Beat",
     _DATA: "Data",
     _MESSAGE: "Error / warning",
 }
-#: Column widths (px) before they are scaled to the table's width.
+#: Column widths, as shares of the table's width (the rest is the row
+#: selection checkbox): all eight columns stay in view in half a screen.
 _WIDTHS = {
-    _STATE: 105,
-    _SOURCE: 120,
-    _WORKFLOW: 130,
-    _JOB: 78,
-    _MESSAGE: 200,
-    _HEARTBEAT: 68,
-    _DATA: 86,
-    _START: 140,
+    _STATE: "13%",
+    _SOURCE: "14%",
+    _WORKFLOW: "10%",
+    _JOB: "10%",
+    _MESSAGE: "15%",
+    _HEARTBEAT: "8%",
+    _DATA: "9%",
+    _START: "14%",
 }
 _HEADER_TOOLTIPS = {
     _JOB: "First 8 digits of the job number; hover a cell for all of it",
     _HEARTBEAT: "Time since the last heartbeat (5 s steps, then minutes)",
-    _DATA: "Time since the last result (5 s steps, then minutes); — if none yet",
+    _START: "When the job started (UTC)",
+    _DATA: (
+        "Time since the last result (5 s steps, then minutes); — if none yet;"
+        " 'no data' if an active job has sent none for a while"
+    ),
     _MESSAGE: "First line; select the row for the full text",
 }
 
@@ -173,11 +178,12 @@ _TEMPLATES = {
         + _AGE_TEXT
         + "</span>"
     ),
+    # An active job without recent data shows the flag instead of the age
+    # (the column is narrow; the card has the same flag).
     _DATA: (
-        '<span class="jd-mono"><% if (isNaN(value)) { %>—<% } else { %>'
-        + _AGE_TEXT
-        + "<% } %></span>"
-        '<% if (no_data) { %><span class="jd-no-data">no data</span><% } %>'
+        '<% if (no_data) { %><span class="jd-no-data">no data</span>'
+        '<% } else { %><span class="jd-mono"><% if (isNaN(value)) { %>—'
+        "<% } else { %>" + _AGE_TEXT + "<% } %></span><% } %>"
     ),
 }
 
@@ -185,6 +191,13 @@ _TEMPLATES = {
 @cache
 def _stylesheet() -> str:
     return asset("css", "job_status_widget.css").read_text(encoding="utf-8")
+
+
+def _table_time(time_ns: int | None) -> str:
+    """``MM-DD HH:MM:SS`` in UTC (the table's narrow Started column), or ``""``."""
+    if time_ns is None:
+        return ""
+    return datetime.fromtimestamp(time_ns / _NS, tz=UTC).strftime("%m-%d %H:%M:%S")
 
 
 def format_utc(time_ns: int | None) -> str:
@@ -224,7 +237,7 @@ def _status_cells(row: JobRow) -> tuple[Any, ...]:
         str(status.workflow_id),
         row.job_id.short,
         str(row.job_id.job_number),
-        format_utc(status.start_time),
+        _table_time(status.start_time),
         first_line(status.message),
     )
 
@@ -364,11 +377,11 @@ class JobStatusWidget(pn.viewable.Viewer):
                 _MESSAGE: {"type": "plaintext"},
             },
             text_align={_HEARTBEAT: "right", _DATA: "right"},
-            # Fixed proportions, scaled to the width the table has: every
-            # column stays in view in half a screen, and the browser never
-            # measures cell contents (fit_data_* layouts measured every cell
-            # on every update: most of a 0.1-0.3 s redraw). Long text is cut
-            # with an ellipsis; the detail pane has it in full.
+            # Fixed shares of the width the table has: every column stays in
+            # view in half a screen, and the browser never sizes columns by
+            # their contents (fit_data_* layouts measured every cell on
+            # every update). Long text is cut with an ellipsis; the detail
+            # pane has it in full.
             widths=dict(_WIDTHS),
             configuration={"placeholder": "No jobs have reported yet."},
             layout="fit_columns",

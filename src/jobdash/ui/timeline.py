@@ -375,10 +375,11 @@ class TimelineView(pn.viewable.Viewer):
         top = round(y_range.end + 0.5) if y_range.start > y_range.end else 0
         top = min(max(top, 0), max(count - shown, 0))
         # Inverted: the first lane at the top.
+        # Bounds first: the browser clamps a new start/end to the old bounds.
         y_range.update(
+            bounds=(-0.5, max(count, 1) - 0.5),
             start=top + shown - 0.5,
             end=top - 0.5,
-            bounds=(-0.5, max(count, 1) - 0.5),
         )
         target.figure.height = max(_MIN_HEIGHT_PX, _AXIS_PX + shown * _LANE_PX)
 
