@@ -1,8 +1,8 @@
 """Freshness benchmark: how long until a state change shows in every browser.
 
 jobdash is served in this process over 1,000 running jobs (250 workflows of
-4 sources, each job heartbeating every 2 s: 500 heartbeats a second, plus
-one 50-bin result a second per active job from the simulated backend), and
+4 sources, each job heartbeating every 2 s: 500 heartbeats a second; with
+``--results``, also one 50-bin result a second per active job), and
 five Chromium sessions watch it. Twenty state changes are injected about a
 second apart: a job goes to ``error``, back to ``active``, to ``warning``,
 back, and then its whole workflow is stopped (as the Stop button does), on

@@ -1,8 +1,8 @@
 """Scale benchmark: a big instrument, 10,000 jobs in 1,000 workflows.
 
 jobdash is served in this process over 1,000 workflows of 10 sources, every
-job running and heartbeating every 2 s (5,000 heartbeats a second, plus one
-result a second per active job from the simulated backend). Measured:
+job running and heartbeating every 2 s (5,000 heartbeats a second; with
+``--results``, also one result a second per active job). Measured:
 
 * server memory per job: the process's RSS once every job is active, less
   its RSS before the services were built (so the catalogue, the services,
@@ -21,7 +21,7 @@ result a second per active job from the simulated backend). Measured:
   second click).
 
 "Until the DOM shows the expected result" is how "until the DOM settles" is
-measured: the table keeps changing anyway (heartbeat ages every second).
+measured: the table may keep changing anyway (a stale job's age).
 
 Targets: interactive ≤ 3 s; filter and sort ≤ 200 ms.
 

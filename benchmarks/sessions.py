@@ -1,8 +1,8 @@
 """Sessions benchmark: many browsers on one server, and sessions that come and go.
 
 jobdash is served in this process over 1,000 running jobs (250 workflows of
-4 sources, heartbeats every 2 s: 500 a second, plus one result a second per
-active job from the simulated backend).
+4 sources, heartbeats every 2 s: 500 a second; with ``--results``, also one
+result a second per active job from the simulated backend).
 
 1. Steady load: 20 Chromium sessions stay open for ``--duration`` seconds
    (default 180, as the issue asks). Measured: the server's CPU as a
