@@ -34,6 +34,10 @@ class LiveHTML(pn.pane.HTML):
     markup; build it with ``html.escape`` around untrusted text).
     """
 
+    def __init__(self, object: Any = None, **params: Any) -> None:
+        # Typed, so that callers type-check (Panel's constructor is not).
+        super().__init__(object, **params)
+
     def _update(self, ref: str, model: Any) -> None:
         # ModelPane maps ``object`` through ``_transform_object`` (escaping for
         # the Bokeh model) and renames it to ``text``.
