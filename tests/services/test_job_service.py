@@ -316,6 +316,29 @@ def test_tick_bumps_version_when_a_job_goes_stale_and_when_it_recovers(service, 
     assert service.version == 3  # recovery was published by the heartbeat only
 
 
+def test_display_version_moves_only_when_a_table_would_show_something_new(
+    service, clock
+):
+    versions = []
+
+    def step(action):
+        action()
+        versions.append(service.display_version)
+
+    step(lambda: service.status_updated(heartbeat(job())))  # new job
+    step(lambda: service.status_updated(heartbeat(job())))  # same again
+    step(lambda: service.status_updated(heartbeat(job(), warning="slow")))
+    step(lambda: service.status_updated(heartbeat(job(), warning="slow")))
+    step(lambda: service.status_updated(heartbeat(job(), JobState.error)))
+    step(lambda: clock.advance(7) or service.tick())  # goes stale
+    step(service.tick)  # still stale
+    step(lambda: service.status_updated(heartbeat(job(), JobState.error)))  # back
+    step(lambda: service.remove_job(job()))
+    assert versions == [1, 1, 2, 2, 3, 4, 4, 5, 6]
+    assert service.version > versions[-1]  # every change, heartbeats included
+    assert service.snapshot().display_version == 6
+
+
 def test_tick_inside_a_batch_defers_its_bump(service, clock):
     service.status_updated(heartbeat(job()))
     clock.advance(7)

@@ -59,11 +59,13 @@ class JobServiceSnapshot:
 
     ``rows`` are in the order the jobs were first heard from. ``version`` is
     the service's version when the snapshot was taken; content may be newer
-    than it (a bump is on its way), never older.
+    than it (a bump is on its way), never older. ``display_version`` is
+    :attr:`JobService.display_version` at the same moment.
     """
 
     version: int
     rows: tuple[JobRow, ...]
+    display_version: int = 0
 
 
 class JobService(VersionedModel):
@@ -119,6 +121,7 @@ class JobService(VersionedModel):
         self._entries: dict[JobId, _Entry] = {}
         # Insertion-ordered, so the oldest removal is evicted first.
         self._removed: OrderedDict[JobId, None] = OrderedDict()
+        self._display_version = 0
 
     # --- writer (ingestion thread) ---------------------------------------
 
@@ -138,9 +141,13 @@ class JobService(VersionedModel):
                 if job_id in self._removed:
                     return
                 self._entries[job_id] = _Entry(status, self._clock.now_ns())
+                self._display_version += 1
             else:
-                if status.timestamp < entry.status.timestamp:
+                old = entry.status
+                if status.timestamp < old.timestamp:
                     return
+                if entry.stale or _shown_differently(old, status):
+                    self._display_version += 1
                 entry.status = status
                 entry.received = self._clock.now_ns()
                 entry.stale = False
@@ -170,6 +177,7 @@ class JobService(VersionedModel):
                     entry.stale = stale
                     changed = True
             if changed:
+                self._display_version += 1
                 self._mark_changed()
 
     # --- actions (UI threads) ----------------------------------------------
@@ -187,9 +195,24 @@ class JobService(VersionedModel):
             while len(self._removed) > self._removed_capacity:
                 self._removed.popitem(last=False)
             if was_shown:
+                self._display_version += 1
                 self._mark_changed()
 
     # --- readers (any thread) --------------------------------------------
+
+    @property
+    def display_version(self) -> int:
+        """Bumped when something a job table *shows* changed, besides ages.
+
+        A job heard from for the first time, removed or forgotten; a change of
+        state, error or warning message, start time or workflow; a staleness
+        flip (at :meth:`tick`, or a stale job heard from again). Not bumped by
+        a heartbeat that only moves the receipt time: with 1,000 jobs that is
+        every refresh tick, and re-reading every row four times a second per
+        browser session was most of the server's refresh work. A plain
+        integer, read without the lock (``version`` still counts every change).
+        """
+        return self._display_version
 
     @property
     def job_statuses(self) -> dict[JobId, JobStatus]:
@@ -249,6 +272,7 @@ class JobService(VersionedModel):
         with self._lock:
             now = self._clock.now_ns()
             version = self.version
+            display_version = self._display_version
             data = self._data_service
             rows = tuple(
                 JobRow(
@@ -260,9 +284,20 @@ class JobService(VersionedModel):
                 )
                 for job_id, entry in self._entries.items()
             )
-        return JobServiceSnapshot(version, rows)
+        return JobServiceSnapshot(version, rows, display_version)
 
     # --- internals ---------------------------------------------------------
 
     def _is_stale(self, entry: _Entry, now: int) -> bool:
         return now - entry.received > self._stale_ns and not entry.status.state.is_final
+
+
+def _shown_differently(old: JobStatus, new: JobStatus) -> bool:
+    """Whether a job table would show ``new`` differently from ``old`` (ages aside)."""
+    return (
+        old.state is not new.state
+        or old.error_message != new.error_message
+        or old.warning_message != new.warning_message
+        or old.start_time != new.start_time
+        or old.workflow_id != new.workflow_id
+    )

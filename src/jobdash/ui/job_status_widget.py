@@ -4,9 +4,10 @@
 
 Built per browser session over the shared ``JobService`` (read) and
 ``JobController`` (stop/reset). The session's refresher calls
-:meth:`JobStatusWidget.refresh`; it compares the service's ``version`` with
-the one it rendered and returns at once when nothing changed, so an idle tick
-costs two integer comparisons.
+:meth:`JobStatusWidget.refresh`; it compares the service's ``display_version``
+with the one it rendered and returns at once when nothing shown changed, so
+an idle tick costs two integer comparisons, and heartbeats that only move a
+receipt time are read once a second (for the ages), not on every tick.
 
 Update strategy (what reaches the browser):
 
@@ -491,20 +492,17 @@ class JobStatusWidget(pn.viewable.Viewer):
     def refresh(self) -> None:
         """Bring the table up to date; returns at once if nothing is due.
 
-        Reads a snapshot only when the service's version moved; recomputes
-        ages only when a second has passed since the last time.
+        Reads a snapshot only when something the table shows changed (the
+        service's ``display_version``), or once a second for the ages.
         """
-        version = self._service.version
+        version = self._service.display_version
         now = self._clock.now_ns()
         ages_due = self._ages_at is None or not 0 <= now - self._ages_at < _NS
         if version == self._version and not ages_due:
             return
-        if version != self._version:
-            snapshot = self._service.snapshot()
-            self._version = snapshot.version
-            self._apply_rows(snapshot.rows, now, ages_due)
-        else:
-            self._apply_ages(now, set())
+        snapshot = self._service.snapshot()
+        self._version = snapshot.display_version
+        self._apply_rows(snapshot.rows, now, ages_due)
 
     def _apply_rows(self, rows: Iterable[JobRow], now: int, ages_due: bool) -> None:
         previous = self._shown
