@@ -39,6 +39,9 @@ from harness import REPO, ConsoleLog, JobdashServer, open_dashboard, start_serve
 from playwright.sync_api import BrowserContext, Error, Locator, Page
 from screenshots import VIEWPORT, compare_screenshot
 
+from jobdash.settings import Settings
+from kafka_processes import FAST_KAFKA, SimulatorProcess
+
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -231,6 +234,28 @@ def module_jobdash_server(
 def dashboard_server(jobdash_server: JobdashServer) -> JobdashServer:
     """The server ``dashboard`` opens; a module may override it."""
     return jobdash_server
+
+
+@pytest.fixture
+def kafka_dashboard_server(
+    kafka: Settings,
+    jobdash_simulate: Callable[..., SimulatorProcess],
+    serve_jobdash: Callable[..., JobdashServer],
+) -> JobdashServer:
+    """A dashboard on Kafka, fed by a ``jobdash simulate`` process.
+
+    Both use the requesting module's ``kafka`` settings fixture (a cluster's
+    address, or a proxy's in front of it). The backend starts first: it
+    creates the topics the dashboard subscribes to.
+    """
+    jobdash_simulate(kafka)
+    return serve_jobdash(
+        transport="kafka",
+        bootstrap_servers=kafka.bootstrap_servers,
+        topic_prefix=kafka.topic_prefix,
+        heartbeat_interval=kafka.heartbeat_interval,
+        kafka=FAST_KAFKA,
+    )
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from playwright.sync_api import Page, expect
 from scenario_helpers import STATE_TIMEOUT, badge, notification_log, start_workflow
 
 from jobdash.settings import Settings
-from kafka_processes import FAST_KAFKA, SimulatorProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.slow]
 
@@ -32,20 +31,8 @@ def kafka(
 
 
 @pytest.fixture
-def dashboard_server(
-    kafka: Settings,
-    jobdash_simulate: Callable[..., SimulatorProcess],
-    serve_jobdash: Callable[..., JobdashServer],
-) -> JobdashServer:
-    # The backend first: it creates the topics the dashboard subscribes to.
-    jobdash_simulate(kafka)
-    return serve_jobdash(
-        transport="kafka",
-        bootstrap_servers=kafka.bootstrap_servers,
-        topic_prefix=kafka.topic_prefix,
-        heartbeat_interval=kafka.heartbeat_interval,
-        kafka=FAST_KAFKA,
-    )
+def dashboard_server(kafka_dashboard_server: JobdashServer) -> JobdashServer:
+    return kafka_dashboard_server
 
 
 def test_the_header_shows_kafka_connected_and_a_card_starts_a_workflow(

@@ -28,7 +28,6 @@ from scenario_helpers import STATE_TIMEOUT, badge, dashboard_time, start_workflo
 from tcp_proxy import TcpProxy
 
 from jobdash.settings import Settings
-from kafka_processes import FAST_KAFKA, SimulatorProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.slow]
 
@@ -77,20 +76,19 @@ def kafka(make_kafka_settings: Callable[..., Settings], proxy: TcpProxy) -> Sett
 
 
 @pytest.fixture
-def dashboard_server(
-    kafka: Settings,
-    jobdash_simulate: Callable[..., SimulatorProcess],
-    serve_jobdash: Callable[..., JobdashServer],
-) -> JobdashServer:
-    # The backend first: it creates the topics the dashboard subscribes to.
-    jobdash_simulate(kafka)
-    return serve_jobdash(
-        transport="kafka",
-        bootstrap_servers=kafka.bootstrap_servers,
-        topic_prefix=kafka.topic_prefix,
-        heartbeat_interval=kafka.heartbeat_interval,
-        kafka=FAST_KAFKA,
-    )
+def dashboard_server(kafka_dashboard_server: JobdashServer) -> JobdashServer:
+    return kafka_dashboard_server
+
+
+def _all_show(pages: list[Page], *, transport: str, aggregate: str) -> None:
+    """Every page's transport chip and workflow badge come to match these."""
+    for page in pages:
+        expect(_transport_state(page)).to_have_text(
+            re.compile(transport), timeout=STATE_TIMEOUT
+        )
+        expect(badge(page, WORKFLOW)).to_have_text(
+            re.compile(aggregate), timeout=STATE_TIMEOUT
+        )
 
 
 def _transport_state(page: Page) -> Locator:
@@ -150,13 +148,7 @@ def test_a_30_s_kafka_cut_shows_in_every_session_and_all_recover_after_it(
 
     proxy.cut()
     cut_at = dashboard_time(pages[0])
-    for page in pages:
-        expect(_transport_state(page)).to_have_text(
-            re.compile(r"^disconnected"), timeout=STATE_TIMEOUT
-        )
-        expect(badge(page, WORKFLOW)).to_have_text(
-            re.compile(r"^STALE"), timeout=STATE_TIMEOUT
-        )
+    _all_show(pages, transport=r"^disconnected", aggregate=r"^STALE")
     # Keep it cut until the dashboard's own clock says 30 s went by: a
     # condition on the page (which also proves the header keeps ticking).
     until_ms = _epoch_ms(cut_at + timedelta(seconds=OUTAGE_S))
@@ -169,13 +161,7 @@ def test_a_30_s_kafka_cut_shows_in_every_session_and_all_recover_after_it(
 
     proxy.restore()
     restored_at = dashboard_time(pages[0])
-    for page in pages:
-        expect(_transport_state(page)).to_have_text(
-            re.compile(r"^connected( · |$)"), timeout=STATE_TIMEOUT
-        )
-        expect(badge(page, WORKFLOW)).to_have_text(
-            re.compile(r"^ACTIVE 2/2"), timeout=STATE_TIMEOUT
-        )
+    _all_show(pages, transport=r"^connected( · |$)", aggregate=r"^ACTIVE 2/2")
     # Every session still ticks and still answers a click.
     later_ms = _epoch_ms(restored_at + timedelta(seconds=2))
     for page in pages:
