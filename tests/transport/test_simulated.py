@@ -643,6 +643,24 @@ def test_status_lists_faults_settings_and_jobs(backend, running):
     ]
 
 
+def test_summary_counts_what_status_lists(backend, running):
+    backend.inject_warning(VIEW, "hot", source_name="mantle")
+    backend.inject_error(MANTLE, "boom")
+    backend.lag_stops(4.0)
+    status, summary = backend.status(), backend.summary()
+    assert summary == (
+        status.scenario,
+        status.alive,
+        status.stop_lag,
+        len(status.faults),
+        len(status.jobs),
+    )
+    assert (summary.faults, summary.jobs) == (2, 1)
+    backend.clear_fault(MANTLE)
+    backend.kill()
+    assert (backend.summary().faults, backend.summary().alive) == (1, False)
+
+
 # --- scenarios -------------------------------------------------------------------
 
 

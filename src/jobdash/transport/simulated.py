@@ -99,6 +99,7 @@ from jobdash.transport.simulated_scenarios import (
     FaultTarget,
     SimulatedJob,
     SimulatorStatus,
+    SimulatorSummary,
     keys_of,
     scenario_named,
 )
@@ -392,6 +393,17 @@ class SimulatedBackend:
                 drop_ack_probability=self._drop_ack_probability,
                 faults=self._faults.infos(),
                 jobs=jobs,
+            )
+
+    def summary(self) -> SimulatorSummary:
+        """The settings and how many faults and jobs there are (cheap, no copies)."""
+        with self._cond:
+            return SimulatorSummary(
+                scenario=self._scenario.name,
+                alive=self._alive,
+                stop_lag=self._stop_lag_ns / 1e9,
+                faults=len(self._faults),
+                jobs=len(self._jobs),
             )
 
     # --- the event heap -------------------------------------------------------------

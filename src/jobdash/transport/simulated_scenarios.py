@@ -28,6 +28,7 @@ __all__ = [
     "Scenario",
     "SimulatedJob",
     "SimulatorStatus",
+    "SimulatorSummary",
     "scenario_named",
 ]
 
@@ -182,6 +183,19 @@ class SimulatorStatus(NamedTuple):
     jobs: tuple[SimulatedJob, ...]
 
 
+class SimulatorSummary(NamedTuple):
+    """What the Simulator panel's status line shows, counted, not copied.
+
+    Read by every session every second or so: it must not copy every job.
+    """
+
+    scenario: str
+    alive: bool
+    stop_lag: float
+    faults: int
+    jobs: int
+
+
 FaultKey = tuple[FaultTarget, SourceName | None]
 """A fault's target, narrowed to one source for a workflow target."""
 
@@ -279,6 +293,10 @@ class FaultTable:
         if FaultKind.warning in faults:
             return JobState.warning, faults[FaultKind.warning], None
         return state, None, None
+
+    def __len__(self) -> int:
+        """How many faults are set (one per target and kind)."""
+        return sum(len(kinds) for kinds in self._faults.values())
 
     def infos(self) -> tuple[FaultInfo, ...]:
         """Every fault, as the Simulator panel lists them."""

@@ -256,12 +256,12 @@ class SimulatorPanel(pn.viewable.Viewer):
 
     def status_text(self) -> str:
         """One line: alive or dead, faults, stop lag, jobs."""
-        status = self._backend.status()
-        alive = "alive" if status.alive else "DEAD"
+        summary = self._backend.summary()
+        alive = "alive" if summary.alive else "DEAD"
         return (
-            f"backend {alive} · scenario {status.scenario} · "
-            f"{len(status.faults)} faults · stop lag {status.stop_lag:g} s · "
-            f"{len(status.jobs)} jobs"
+            f"backend {alive} · scenario {summary.scenario} · "
+            f"{summary.faults} faults · stop lag {summary.stop_lag:g} s · "
+            f"{summary.jobs} jobs"
         )
 
     def refresh(self) -> None:
