@@ -43,6 +43,7 @@ from jobdash.transport.command_sink import CommandSink
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.message_source import MessageSource
 from jobdash.transport.simulated import SimulatedBackend
+from jobdash.ui.job_table_rows import JobTableRows
 
 if TYPE_CHECKING:
     from jobdash.transport.kafka_health import KafkaHealth
@@ -92,6 +93,9 @@ class Services:
         Latest results per job.
     job_service
         The legacy job-level model; ``None`` once the seed's phase 2 drops it.
+    job_table_rows
+        What every session's job table shows, computed once for all of them
+        (``None`` without ``job_service``). Plain data, no Panel.
     job_orchestrator
         The workflow-level model.
     job_controller
@@ -139,6 +143,7 @@ class Services:
     kafka_health: KafkaHealth | None = None
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     audit: AuditLog | None = None
+    job_table_rows: JobTableRows | None = None
 
     @property
     def manual_clock(self) -> ManualClock | None:
@@ -326,6 +331,7 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         kafka_health=kafka_health,
         policy=policy,
         audit=audit,
+        job_table_rows=None if job_service is None else JobTableRows(job_service),
     )
 
 

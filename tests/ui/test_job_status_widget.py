@@ -6,7 +6,6 @@ import math
 import re
 import uuid
 
-import numpy as np
 import pytest
 from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent
@@ -28,12 +27,9 @@ from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobService
 from jobdash.transport.command_sink import InMemoryCommandSink
 from jobdash.ui import job_status_widget as jsw
-from jobdash.ui.job_status_widget import (
-    JobStatusWidget,
-    _age_arrays,
-    first_line,
-    format_utc,
-)
+from jobdash.ui import job_table_rows
+from jobdash.ui.job_status_widget import JobStatusWidget, format_utc
+from jobdash.ui.job_table_rows import age_arrays
 
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
 OTHER_WORKFLOW = WorkflowId("dream", "monitor_view", 2)
@@ -172,27 +168,6 @@ def test_message_column_shows_the_first_line_of_the_error_before_the_warning(
     assert rows(widget)[str(job())]["message"] == "bank failed …"
 
 
-def test_start_time_is_utc():
-    assert format_utc(1_764_374_400_000_000_000) == "2025-11-29 00:00:00"
-    assert format_utc(None) == ""
-
-
-def test_first_line_is_cut_with_an_ellipsis():
-    assert first_line("x" * 200, limit=10) == "x" * 9 + "…"
-    assert first_line("\n\n  only line  \n") == "only line"
-    assert first_line("first\nsecond") == "first …"
-    assert first_line(None) == ""
-
-
-def test_a_traceback_shows_as_its_exception_line_not_its_first():
-    traceback = (
-        "Traceback (most recent call last):\n"
-        '  File "reduce.py", line 12, in run\n'
-        "ValueError: detector bank 3 has no pixels\n"
-    )
-    assert first_line(traceback) == "ValueError: detector bank 3 has no pixels …"
-
-
 def test_changed_row_is_patched_not_replaced(widget, backend, monkeypatch):
     backend.beat(job("a"))
     backend.beat(job("b", 2))
@@ -248,7 +223,7 @@ def test_ages_are_recomputed_at_most_once_a_second(widget, backend, clock, monke
     spy = PatchSpy(widget, monkeypatch)
     calls = []
     monkeypatch.setattr(
-        jsw, "_age_arrays", lambda *a: calls.append(1) or _age_arrays(*a)
+        job_table_rows, "age_arrays", lambda *a: calls.append(1) or age_arrays(*a)
     )
     widget.refresh()
     assert spy.patches == [{"heartbeat": [(str(job()), 5)]}]
@@ -283,8 +258,6 @@ def test_ages_are_coarse_so_a_healthy_row_never_changes(
 
 
 def test_age_cells_read_fresh_then_seconds_then_minutes():
-    seconds = np.array([0, 4, 5, 59, 60, 125, 7200])
-    assert jsw._coarse_seconds(seconds).tolist() == [0, 0, 5, 55, 60, 120, 7200]
     template = jsw._TEMPLATES["heartbeat"]
     assert "&lt; 5 s" in template
     assert "min" in template

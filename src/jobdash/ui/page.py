@@ -18,7 +18,9 @@ visibility (a card's error box appearing), and the timeline figure's layout
 measures every one of its axis labels. In one root, each such change cost the
 browser ~0.1-0.3 s; in two, the figure is laid out only when it changes.
 
-Every view is built per session; none holds data of its own. One
+Every view is built per session; none holds data of its own. What is the
+same for every session is computed once and shared: the job table's rows
+(:class:`~jobdash.ui.job_table_rows.JobTableRows`, on ``Services``). One
 :class:`~jobdash.ui.session_refresh.SessionRefresher` per session refreshes
 them all. The shared stylesheet ``assets/css/jobdash.css`` is handed to Panel
 as ``raw_css`` so that it reaches every component's shadow root, and
@@ -123,6 +125,7 @@ class DashboardPage:
                 clock,
                 read_only=read_only,
                 actor=self.actor,
+                table_rows=services.job_table_rows,
             )
         self.workflows = WorkflowWidget(
             services.job_orchestrator,
