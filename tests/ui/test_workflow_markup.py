@@ -73,14 +73,16 @@ def test_badge_writes_the_aggregate_and_colours_it_by_class(
     [
         (-3, "0 s"),
         (0.9, "0 s"),
-        (59, "59 s"),
+        (7, "5 s"),
+        (30, "30 s"),
+        (59, "55 s"),
         (61, "1 min"),
         (3599, "59 min"),
         (3600 + 5 * 60 + 59, "1 h 05 min"),
         (3 * 86400 + 4 * 3600 + 59, "3 d 4 h"),
     ],
 )
-def test_durations_lose_precision_as_they_grow(seconds, text):
+def test_durations_lose_precision_as_they_grow_five_second_steps_first(seconds, text):
     assert format_duration(seconds) == text
 
 
@@ -321,7 +323,7 @@ def test_without_a_current_jobset_the_status_says_no_jobs(rig):
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "under 5 s"), (4.9, "under 5 s"), (5, "5 s"), (75, "1 min")],
+    [(0, "under 5 s"), (4.9, "under 5 s"), (5, "5 s"), (12, "10 s"), (75, "1 min")],
 )
 def test_recent_heartbeats_all_read_alike_and_late_ones_count_up(seconds, text):
     assert heartbeat_age(seconds) == text

@@ -46,7 +46,10 @@ _SUMMARY_CHARS = 160
 _TOOLTIP_MESSAGE_CHARS = 300
 """Longest message quoted in a chip's tooltip (the message box has all of it)."""
 
-_RECENT_S = 5
+_STEP_S = 5
+"""Durations under a minute are shown in steps of this many seconds."""
+
+_RECENT_S = _STEP_S
 """Heartbeat ages below this many seconds are all shown as one ("under 5 s")."""
 
 _RUNNING = frozenset({JobState.active, JobState.finishing})
@@ -60,15 +63,17 @@ def short_number(job_number: JobNumber) -> str:
 def format_duration(seconds: float) -> str:
     """A coarse, readable duration: ``45 s``, ``3 min``, ``2 h 05 min``, ``3 d 4 h``.
 
-    Precision falls with magnitude, so a text re-rendered every second changes
-    every second only during its first minute, then once a minute: a card
-    costs a message to the browser only when what it says changed. Negative
-    input (clock skew between backend and dashboard) reads as ``0 s``.
-    Uptimes use :func:`format_uptime`, which drops the seconds too.
+    Precision falls with magnitude: 5 s steps in the first minute, then
+    minutes, then hours. A text re-rendered every second thus changes every
+    5 s at most, then once a minute: a card costs a message to every
+    session's browser only when what it says changed (a second-by-second
+    "no data for 47 s" on every silent job made every card change every
+    second). Negative input (clock skew between backend and dashboard) reads
+    as ``0 s``. Uptimes use :func:`format_uptime`, which drops the seconds.
     """
     total = max(0, int(seconds))
     if total < 60:
-        return f"{total} s"
+        return f"{total // _STEP_S * _STEP_S} s"
     minutes = total // 60
     if minutes < 60:
         return f"{minutes} min"
