@@ -247,6 +247,24 @@ def test_an_active_job_without_data_is_flagged_until_data_arrives(rig):
     assert flagged() == ["endcap_backward_detector"]
 
 
+def test_retiming_an_unchanged_workflow_renders_only_its_times(rig, monkeypatch):
+    rig.commit()
+    rig.beat()
+    card = make_card(rig)
+    body_renders = []
+    monkeypatch.setattr(card, "_update_notes", lambda: body_renders.append(1))
+    rig.clock.advance(75)
+    rig.beat()  # moves last_seen only: the workflow's version stays
+    card.retime(rig.orchestrator.snapshot(DETECTOR), rig.clock.now_ns())
+    assert body_renders == []
+    assert meta_of(card).endswith("up 1 min")
+
+    rig.beat(state=JobState.error)
+    card.retime(rig.orchestrator.snapshot(DETECTOR), rig.clock.now_ns())
+    assert body_renders == [1]
+    assert badge_of(card).startswith("ERROR")
+
+
 # --- starting -------------------------------------------------------------------------
 
 

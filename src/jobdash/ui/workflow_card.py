@@ -248,6 +248,22 @@ class WorkflowCard(pn.viewable.Viewer):
             self._update_controls(snapshot)
             self._update_notes()
 
+    def retime(self, snapshot: WorkflowSnapshot, now: int) -> None:
+        """Show the times of ``snapshot`` (ages, uptime, "no data").
+
+        For the once-a-second refresh of a card whose workflow did not
+        change: a snapshot of the version shown differs only in when each job
+        was last seen, so only the time-dependent panes are re-rendered (the
+        body's message, controls and notes cost every session's card a
+        re-render a second for nothing). Any other version is a full
+        :meth:`update`.
+        """
+        if snapshot.version != self._rendered_version:
+            self.update(snapshot, now)
+            return
+        self._snapshot = snapshot
+        self.tick(now)
+
     def tick(self, now: int | None = None) -> None:
         """Refresh uptime, heartbeat ages and "no data" flags to ``now``."""
         now = self._clock.now_ns() if now is None else now

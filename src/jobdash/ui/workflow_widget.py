@@ -193,7 +193,7 @@ class WorkflowWidget(pn.viewable.Viewer):
                     # A fresh snapshot, not just a re-render: heartbeats that
                     # change nothing visible do not bump versions, yet move
                     # each job's last_seen, which the ages are measured from.
-                    card.update(orchestrator.snapshot(workflow_id), now)
+                    card.retime(orchestrator.snapshot(workflow_id), now)
 
     def _show_page(
         self, snapshots: Mapping[WorkflowId, WorkflowSnapshot] | None = None
