@@ -57,7 +57,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=180.0, help="seconds")
     parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--churn", type=int, default=200, help="open/close cycles")
+    parser.add_argument(
+        "--churn", type=int, default=200, help="open/close cycles (0: none)"
+    )
     parser.add_argument("--workflows", type=int, default=250)
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument(
@@ -75,7 +77,8 @@ def main() -> int:
     ):
         browser = launch(playwright)
         figures |= steady_load(app, browser, args, problems)
-        figures |= churn(app, browser, args.churn, problems)
+        if args.churn > 0:
+            figures |= churn(app, browser, args.churn, problems)
         browser.close()
 
     for problem in problems:
