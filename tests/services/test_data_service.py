@@ -70,11 +70,25 @@ def test_unknown_job_has_no_data(service):
 def test_readers_return_copies(service):
     service.result_received(result(job(1)))
     latest, jobs = service.latest(job(1)), service.jobs_with_data()
+    times = service.last_data_times()
     latest.clear()
     jobs.clear()
+    times.clear()
     service.result_received(result(job(2)))
     assert set(service.latest(job(1))) == {"histogram"}
     assert service.jobs_with_data() == {job(1), job(2)}
+    assert set(service.last_data_times()) == {job(1), job(2)}
+
+
+def test_last_data_times_agree_with_last_data_time(service, clock):
+    service.result_received(result(job(1)))
+    clock.advance(3)
+    service.result_received(result(job(2)))
+    assert service.last_data_times() == {
+        job(1): service.last_data_time(job(1)),
+        job(2): service.last_data_time(job(2)),
+    }
+    assert service.last_data_time(job(2)) - service.last_data_time(job(1)) == 3e9
 
 
 def test_tick_prunes_jobs_silent_for_longer_than_retention(service, clock):

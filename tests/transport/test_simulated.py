@@ -219,6 +219,30 @@ def test_heartbeats_carry_ids_start_time_and_emission_timestamp(running, clock):
     assert (beat.error_message, beat.warning_message) == (None, None)
 
 
+def test_a_heartbeat_is_encoded_again_only_when_its_content_changes(
+    backend, running, clock, monkeypatch
+):
+    from jobdash.transport import simulated
+
+    encoded = []
+    original = simulated.encode_status
+
+    def encode(status, **options):
+        if isinstance(status, JobStatus):  # not the workers' service beats
+            encoded.append(status.state)
+        return original(status, **options)
+
+    monkeypatch.setattr(simulated, "encode_status", encode)
+    quiet = heartbeats(running.run(6.0), MANTLE)
+    assert len(quiet) == 3
+    assert encoded == []  # same content: the last payload, with a new timestamp
+    assert len({beat.timestamp for beat in quiet}) == 3
+    backend.inject_warning(MANTLE, "hot")
+    (warned, *_) = heartbeats(running.run(2.0), MANTLE)
+    assert warned.warning_message == "hot"
+    assert encoded == [JobState.warning]
+
+
 def test_stop_sends_a_final_stopped_heartbeat_then_silence(backend, running):
     backend.send(job_command(JobAction.stop))
     stopping = heartbeats(running.run(2.0))

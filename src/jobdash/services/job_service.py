@@ -269,18 +269,19 @@ class JobService(VersionedModel):
         Staleness is evaluated now, so it may run ahead of the last
         :meth:`tick`; the tick then bumps ``version`` and readers re-read.
         """
+        data = self._data_service
+        last_data = {} if data is None else data.last_data_times()
         with self._lock:
             now = self._clock.now_ns()
             version = self.version
             display_version = self._display_version
-            data = self._data_service
             rows = tuple(
                 JobRow(
                     job_id,
                     entry.status,
                     entry.received,
                     self._is_stale(entry, now),
-                    None if data is None else data.last_data_time(job_id),
+                    last_data.get(job_id),
                 )
                 for job_id, entry in self._entries.items()
             )
