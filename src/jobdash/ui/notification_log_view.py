@@ -60,8 +60,8 @@ class NotificationLogView(pn.viewable.Viewer):
     log
         The process-wide notification log.
     toasts
-        The session's ``pn.state.notifications`` area, or ``None`` for no
-        toasts (tests, or notifications disabled).
+        The session's :class:`~jobdash.ui.toast_area.ToastArea` (or anything
+        with its ``send``), or ``None`` for no toasts (tests).
     limit
         Most entries listed.
     max_toasts

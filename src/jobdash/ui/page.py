@@ -41,6 +41,7 @@ from jobdash.ui.notification_log_view import NotificationLogView
 from jobdash.ui.session_refresh import Refreshable, SessionRefresher
 from jobdash.ui.simulator_panel import SimulatorPanel
 from jobdash.ui.timeline import TimelineView
+from jobdash.ui.toast_area import ToastArea
 from jobdash.ui.workflow_widget import WorkflowWidget
 
 if TYPE_CHECKING:
@@ -136,8 +137,12 @@ class DashboardPage:
             actor=self.actor,
         )
         self.timeline = TimelineView(services.status_history, clock)
+        # Not pn.state.notifications (kept for Panel's connection messages):
+        # each of its toasts adds a Bokeh model, which costs the server a
+        # recompute of the session's model graph (see ToastArea).
+        self.toasts = ToastArea()
         self.notification_log = NotificationLogView(
-            services.notifications, toasts=pn.state.notifications
+            services.notifications, toasts=self.toasts
         )
         self.simulator: SimulatorPanel | None = None
         if services.simulator is not None:
@@ -194,6 +199,7 @@ class DashboardPage:
         ]
         if self.simulator is not None:
             lower.append(self.simulator)
+        lower.append(self.toasts)
         return main, pn.Column(
             *lower, css_classes=["jd-app-lower"], sizing_mode="stretch_width"
         )
