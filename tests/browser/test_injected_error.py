@@ -50,6 +50,12 @@ def test_injected_error_shows_on_the_card_and_in_red_in_the_table(
         re.compile(r"^ACTIVE 2/2"), timeout=STATE_TIMEOUT
     )
 
+    # Mark the rows' elements: a patch must update them in place
+    # (TabulatorRowUpdates), not rebuild the page as Panel's setData does.
+    rows = page.locator(".jd-job-table .tabulator-row")
+    expect(rows).to_have_count(2, timeout=STATE_TIMEOUT)
+    rows.evaluate_all("rows => rows.forEach(row => row.dataset.jdMark = 'before')")
+
     inject_fault(page, "Error", "Beam monitors · monitor_bunker", MESSAGE)
 
     expect(badge(page, WORKFLOW)).to_have_text(
@@ -65,6 +71,7 @@ def test_injected_error_shows_on_the_card_and_in_red_in_the_table(
     expect(job_state(failed)).to_have_class(re.compile(r"\bjd-state-error\b"))
     expect(job_state(failed)).to_have_css("color", ERROR_RED)
     expect(failed.locator('[tabulator-field="message"]')).to_have_text(MESSAGE)
+    expect(failed).to_have_attribute("data-jd-mark", "before")
 
     healthy = job_rows(page, "monitor_cave", WORKFLOW_ID)
     expect(job_state(healthy)).to_have_text("active")

@@ -40,6 +40,7 @@ from jobdash.ui.job_status_widget import JobStatusWidget
 from jobdash.ui.notification_log_view import NotificationLogView
 from jobdash.ui.session_refresh import Refreshable, SessionRefresher
 from jobdash.ui.simulator_panel import SimulatorPanel
+from jobdash.ui.tabulator_row_updates import TabulatorRowUpdates
 from jobdash.ui.timeline import TimelineView
 from jobdash.ui.toast_area import ToastArea
 from jobdash.ui.workflow_widget import WorkflowWidget
@@ -200,6 +201,9 @@ class DashboardPage:
         if self.simulator is not None:
             lower.append(self.simulator)
         lower.append(self.toasts)
+        if self.jobs is not None:
+            # Patches of the job table update its changed rows, not the page.
+            lower.append(TabulatorRowUpdates())
         return main, pn.Column(
             *lower, css_classes=["jd-app-lower"], sizing_mode="stretch_width"
         )
