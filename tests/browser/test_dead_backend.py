@@ -51,9 +51,13 @@ def test_jobs_of_a_dead_backend_turn_stale_and_recover_when_it_returns(
     )
     expect(badge(page, WORKFLOW)).to_have_class(re.compile(r"\bjd-state-stale\b"))
     for source in SOURCES:
-        state = job_state(job_rows(page, source, WORKFLOW_ID))
+        row = job_rows(page, source, WORKFLOW_ID)
+        state = job_state(row)
         expect(state).to_have_text("active · stale", timeout=STATE_TIMEOUT)
         expect(state).to_have_class(re.compile(r"\bjd-state-stale\b"))
+        # The age cell's template reads the row's stale flag: re-rendered too.
+        beat = row.locator('[tabulator-field="heartbeat"] span')
+        expect(beat).to_have_class(re.compile(r"\bjd-age-stale\b"))
     # The header warns that nothing arrives at all, not only for these jobs.
     expect(page.locator(".jd-chip-ingestion")).to_have_class(
         re.compile(r"\bjd-chip-warn\b"), timeout=STATE_TIMEOUT
@@ -65,9 +69,10 @@ def test_jobs_of_a_dead_backend_turn_stale_and_recover_when_it_returns(
         re.compile(r"^ACTIVE 2/2"), timeout=STATE_TIMEOUT
     )
     for source in SOURCES:
-        expect(job_state(job_rows(page, source, WORKFLOW_ID))).to_have_text(
-            "active", timeout=STATE_TIMEOUT
-        )
+        row = job_rows(page, source, WORKFLOW_ID)
+        expect(job_state(row)).to_have_text("active", timeout=STATE_TIMEOUT)
+        beat = row.locator('[tabulator-field="heartbeat"] span')
+        expect(beat).not_to_have_class(re.compile(r"\bjd-age-stale\b"))
     expect(page.locator(".jd-chip-ingestion")).to_have_class(
         re.compile(r"\bjd-chip-ok\b"), timeout=STATE_TIMEOUT
     )
