@@ -9,12 +9,18 @@ import time
 from collections.abc import Callable, Iterator
 
 import panel as pn
+import param
 import pytest
 from bokeh.client import pull_session
 from bokeh.document import Document
 from panel.io.state import set_curdoc
 
-from jobdash.ui.session_refresh import SessionRefresher, live_refreshers
+from jobdash.ui.session_refresh import (
+    SessionRefresher,
+    live_refreshers,
+    wake_on_change,
+    wake_sessions,
+)
 
 
 class RecordingWidget:
@@ -194,3 +200,92 @@ def test_each_session_gets_one_ticking_refresher_removed_when_it_closes(
     finally:
         third.close()
     assert [len(w.calls) for w in widgets[:2]] == ticks
+
+
+class Model(param.Parameterized):
+    """Stands for a service model: only its ``version`` matters here."""
+
+    version = param.Integer(default=0)
+
+
+@pytest.fixture
+def slow_ticking_page() -> Iterator[tuple[str, list[RecordingWidget], Model]]:
+    """A served page whose refresher ticks once a minute, woken by ``Model``."""
+    widgets: list[RecordingWidget] = []
+    refreshers: list[SessionRefresher] = []
+    model = Model()
+    wake_on_change(model)
+    wake_on_change(model)  # idempotent: still one watcher
+
+    def page() -> pn.pane.Str:
+        widget = RecordingWidget("w", [])
+        refresher = SessionRefresher([widget], 60.0)
+        refresher.start()
+        widgets.append(widget)
+        refreshers.append(refresher)
+        return pn.pane.Str("woken")
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = pn.serve(
+        {"/": page}, port=port, address="127.0.0.1", show=False, threaded=True
+    )
+    try:
+        wait_until(lambda: _listening(port))
+        yield f"http://127.0.0.1:{port}/", widgets, model
+    finally:
+        for refresher in refreshers:
+            refresher.stop()
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_version_change_wakes_each_session_long_before_its_next_tick(
+    slow_ticking_page: tuple[str, list[RecordingWidget], Model],
+) -> None:
+    url, widgets, model = slow_ticking_page
+    first, second = pull_session(url=url), pull_session(url=url)
+    try:
+        wait_until(lambda: len(widgets) == 2)
+        assert all(w.calls == [] for w in widgets)  # no tick for a minute
+        # As the ingestion thread does: bump versions from another thread.
+        writer = threading.Thread(target=lambda: model.param.update(version=1))
+        writer.start()
+        writer.join()
+        wait_until(lambda: all(len(w.calls) == 1 for w in widgets), timeout=5)
+        # Each wake-up ran with its own session's document held.
+        assert all(held == "combine" for w in widgets for _, held in w.calls)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_burst_of_versions_leaves_one_wake_up_pending() -> None:
+    scheduled: list[object] = []
+
+    class RecordingDocument(Document):
+        def add_next_tick_callback(self, callback: object) -> None:  # type: ignore[override]
+            scheduled.append(callback)
+
+    refresher = SessionRefresher([], 0.25)
+    refresher._document = RecordingDocument()  # as start() does in a session
+    refresher._started = True
+    for _ in range(5):
+        refresher.wake()
+    assert len(scheduled) == 1
+    refresher._woken()
+    assert refresher.wakes == 1
+    refresher.wake()
+    assert len(scheduled) == 2
+
+
+def test_without_a_session_nothing_is_woken() -> None:
+    refresher = SessionRefresher([], 0.25)
+    refresher.start()  # no session document: nothing to schedule on
+    try:
+        refresher.wake()
+        wake_sessions()
+        assert refresher.wakes == 0
+    finally:
+        refresher.stop()

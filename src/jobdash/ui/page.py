@@ -38,7 +38,7 @@ from jobdash.assets import asset
 from jobdash.ui.header import PageHeader
 from jobdash.ui.job_status_widget import JobStatusWidget
 from jobdash.ui.notification_log_view import NotificationLogView
-from jobdash.ui.session_refresh import Refreshable, SessionRefresher
+from jobdash.ui.session_refresh import Refreshable, SessionRefresher, wake_on_change
 from jobdash.ui.simulator_panel import SimulatorPanel
 from jobdash.ui.tabulator_row_updates import TabulatorRowUpdates
 from jobdash.ui.timeline import TimelineView
@@ -162,6 +162,9 @@ class DashboardPage:
         if self.simulator is not None:
             views.append(self.simulator)
         self.refresher = SessionRefresher(views, settings.refresh_interval)
+        # A workflow's change (its jobs' states: the table's too) or a new
+        # notification wakes every session at once instead of at its next tick.
+        wake_on_change(services.job_orchestrator, services.notifications)
 
         self.root, self.lower = self._layout()
         self.template = pn.template.BootstrapTemplate(

@@ -1,13 +1,22 @@
 # mypy: untyped-calls-exclude=panel
-"""One periodic pull per browser session: every widget's ``refresh()`` in one hold.
+"""One pull per browser session: every widget's ``refresh()`` in one hold.
 
-Sessions never receive pushes from the ingestion thread (DESIGN.md §4). Each
+Sessions never receive data from the ingestion thread (DESIGN.md §4). Each
 session instead owns exactly one :class:`SessionRefresher`, whose periodic
 callback runs on the session's IOLoop and asks every widget of the page to
 ``refresh()``. A widget compares the service versions it last rendered and
 returns at once when nothing changed, so an idle tick costs a handful of
 integer comparisons; when something did change, the patches of all widgets go
 to the browser together, because the tick runs inside one ``pn.io.hold()``.
+
+A change need not wait for the next tick (up to ``refresh_interval``, 250 ms
+by default, half of what a change took to show with one session). When a
+watched model publishes a new version (:func:`wake_on_change`), every live
+refresher gets a data-free wake-up: the same refresh, scheduled with
+``Document.add_next_tick_callback`` (the one document method that is safe
+from another thread), at most one pending per session however many versions
+arrive meanwhile. The periodic tick stays, for time-driven texts and as the
+safety net.
 
 A process-wide count of started, not yet stopped refreshers
 (:func:`live_refreshers`) lets tests and benchmarks prove that closed sessions
@@ -18,18 +27,32 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 import panel as pn
+import param
 from panel.io.callbacks import PeriodicCallback
+from panel.io.state import set_curdoc
 
-__all__ = ["Refreshable", "SessionRefresher", "live_refreshers"]
+__all__ = [
+    "Refreshable",
+    "SessionRefresher",
+    "live_refreshers",
+    "wake_on_change",
+    "wake_sessions",
+]
 
 _logger = logging.getLogger(__name__)
 
 _live_lock = threading.Lock()
 _live = 0
+# Started refreshers that can be woken (weakly: a session that is gone
+# without a clean stop must not be kept alive by this).
+_wakeable: weakref.WeakSet[SessionRefresher] = weakref.WeakSet()
+# Models whose version changes wake the sessions (each watched once).
+_watched: weakref.WeakSet[param.Parameterized] = weakref.WeakSet()
 
 
 def live_refreshers() -> int:
@@ -46,6 +69,36 @@ def _count(delta: int) -> None:
     global _live
     with _live_lock:
         _live += delta
+
+
+def wake_sessions() -> None:
+    """Ask every live session to refresh soon; safe from any thread.
+
+    Data-free: it only schedules each session's own refresh on its IOLoop
+    (coalesced: one pending wake-up per session at most).
+    """
+    with _live_lock:
+        refreshers = list(_wakeable)
+    for refresher in refreshers:
+        refresher.wake()
+
+
+def wake_on_change(*models: param.Parameterized) -> None:
+    """Wake every session whenever one of ``models`` bumps its ``version``.
+
+    For the models whose changes an operator waits for (workflow states,
+    notifications); idempotent per model. The watcher runs in the writer's
+    thread, under the model's lock, and only schedules callbacks.
+    """
+    with _live_lock:
+        new = [model for model in models if model not in _watched]
+        _watched.update(new)
+    for model in new:
+        model.param.watch(_version_changed, "version")
+
+
+def _version_changed(_event: object) -> None:
+    wake_sessions()
 
 
 class Refreshable(Protocol):
@@ -83,6 +136,10 @@ class SessionRefresher:
         # failure once instead of four times a second.
         self._failing: dict[int, str] = {}
         self._ticks = 0
+        self._wakes = 0
+        self._document: Any = None
+        self._wake_lock = threading.Lock()
+        self._wake_pending = False
 
     @property
     def widgets(self) -> tuple[Refreshable, ...]:
@@ -98,6 +155,11 @@ class SessionRefresher:
     def ticks(self) -> int:
         """How many ticks have run (for tests and benchmarks)."""
         return self._ticks
+
+    @property
+    def wakes(self) -> int:
+        """How many wake-ups have run (for tests and benchmarks)."""
+        return self._wakes
 
     @property
     def period_ms(self) -> int:
@@ -132,6 +194,9 @@ class SessionRefresher:
             # Only with a session: without one, Panel would register the
             # callback globally, for every future session.
             pn.state.on_session_destroyed(self._session_destroyed)
+            self._document = document
+            with _live_lock:
+                _wakeable.add(self)
 
     def stop(self) -> None:
         """Stop the periodic callback; idempotent."""
@@ -139,9 +204,42 @@ class SessionRefresher:
             return
         self._started = False
         _count(-1)
+        with _live_lock:
+            _wakeable.discard(self)
+        self._document = None
         callback, self._callback = self._callback, None
         if callback is not None:
             callback.stop()
+
+    def wake(self) -> None:
+        """Refresh as soon as the session's IOLoop is free; safe from any thread.
+
+        Coalesced: while a wake-up is pending, further calls do nothing.
+        """
+        document = self._document
+        if document is None:
+            return
+        with self._wake_lock:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        try:
+            document.add_next_tick_callback(self._woken)
+        except Exception:  # the session is being torn down
+            with self._wake_lock:
+                self._wake_pending = False
+
+    def _woken(self) -> None:
+        with self._wake_lock:
+            self._wake_pending = False
+        document = self._document
+        if document is None or not self._started:
+            return
+        self._wakes += 1
+        # Bokeh runs it with the document lock; Panel's hold and model
+        # updates look for the session's document in Panel's state.
+        with set_curdoc(document):
+            self.refresh_all()
 
     def refresh_all(self) -> None:
         """One tick: refresh every widget inside one ``pn.io.hold()``."""
