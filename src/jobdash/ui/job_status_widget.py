@@ -85,8 +85,6 @@ from jobdash.ui.live_html import LiveHTML
 
 __all__ = ["STALE_FILTER", "JobStatusWidget", "first_line", "format_utc"]
 
-_NS = 1_000_000_000
-
 _HIDDEN = [STATE_KEY, STATE_VALUE, STALE, NO_DATA, JOB_NUMBER]
 
 _TITLES = {
@@ -122,7 +120,7 @@ _HEADER_TOOLTIPS = {
     MESSAGE: "First line; select the row for the full text",
 }
 
-# An age cell's text from its coarse value in seconds (see _coarse_seconds).
+# An age cell's text from its coarse value in seconds (see ``job_table_rows.coarse_seconds``).
 _AGE_TEXT = (
     f"<% if (value < {AGE_STEP_S}) {{ %>&lt; {AGE_STEP_S} s"
     "<% } else if (value < 60) { %><%- value %> s"

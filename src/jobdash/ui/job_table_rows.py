@@ -231,8 +231,6 @@ class TableRows:
         When the ages were computed (ns, the clock's).
     """
 
-    __slots__ = ("__dict__", "ages", "ages_at", "display_version", "shown")
-
     def __init__(
         self,
         display_version: int,
