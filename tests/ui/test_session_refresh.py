@@ -280,6 +280,25 @@ def test_a_burst_of_versions_leaves_one_wake_up_pending() -> None:
     assert len(scheduled) == 2
 
 
+def test_a_wake_up_that_never_ran_is_settled_by_the_next_tick() -> None:
+    scheduled: list[object] = []
+
+    class LosingDocument(Document):
+        def add_next_tick_callback(self, callback: object) -> None:  # type: ignore[override]
+            scheduled.append(callback)  # ... and never runs it
+
+    refresher = SessionRefresher([], 0.25)
+    refresher._document = LosingDocument()
+    refresher._started = True
+    refresher.wake()
+    refresher.wake()
+    assert len(scheduled) == 1  # pending
+    with set_curdoc(refresher._document):
+        refresher.refresh_all()  # the periodic tick
+    refresher.wake()
+    assert len(scheduled) == 2
+
+
 def test_without_a_session_nothing_is_woken() -> None:
     refresher = SessionRefresher([], 0.25)
     refresher.start()  # no session document: nothing to schedule on

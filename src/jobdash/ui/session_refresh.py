@@ -230,8 +230,6 @@ class SessionRefresher:
                 self._wake_pending = False
 
     def _woken(self) -> None:
-        with self._wake_lock:
-            self._wake_pending = False
         document = self._document
         if document is None or not self._started:
             return
@@ -242,7 +240,14 @@ class SessionRefresher:
             self.refresh_all()
 
     def refresh_all(self) -> None:
-        """One tick: refresh every widget inside one ``pn.io.hold()``."""
+        """One tick: refresh every widget inside one ``pn.io.hold()``.
+
+        Settles a pending wake-up too (this refresh does what it would): a
+        wake-up whose callback never ran, say one Bokeh dropped while the
+        document was held, then delays the next one by one tick at most.
+        """
+        with self._wake_lock:
+            self._wake_pending = False
         self._ticks += 1
         with pn.io.hold():
             for index, widget in enumerate(self._widgets):
