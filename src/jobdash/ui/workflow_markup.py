@@ -22,6 +22,7 @@ from jobdash.domain.job_status import message_summary
 from jobdash.domain.workflow_status import AggregateStatus, WorkflowAggregate
 from jobdash.services.snapshots import JobSetSnapshot, JobSnapshot
 from jobdash.services.workflow_catalogue import WorkflowSpec
+from jobdash.ui.job_table_rows import AGE_STEP_S
 
 __all__ = [
     "badge_html",
@@ -46,8 +47,8 @@ _SUMMARY_CHARS = 160
 _TOOLTIP_MESSAGE_CHARS = 300
 """Longest message quoted in a chip's tooltip (the message box has all of it)."""
 
-_STEP_S = 5
-"""Durations under a minute are shown in steps of this many seconds."""
+# The job table's step (one rule for ages and durations on the whole page).
+_STEP_S = AGE_STEP_S
 
 _RECENT_S = _STEP_S
 """Heartbeat ages below this many seconds are all shown as one ("under 5 s")."""
