@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from jobdash.domain import JobId, ManualClock, WorkflowId
+from jobdash.domain.access import Actor, Role
 from jobdash.domain.commands import (
     JobAction,
     JobCommand,
@@ -13,7 +14,6 @@ from jobdash.domain.commands import (
     WorkflowConfigCommand,
     WorkflowIdentifier,
 )
-from jobdash.services.access import Actor, Role
 from jobdash.services.audit_log import AuditLog, AuditOutcome
 
 ALICE = Actor("alice", Role.operator)

@@ -22,11 +22,12 @@ from pathlib import Path
 import pytest
 from crash_writer import generation_of, make_state
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain.clock import ManualClock
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.config_store import ConfigStore, PersistedState
 from jobdash.services.job_orchestrator import JobOrchestrator
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 #: Where the counts are recorded for docs/reliability.md.
@@ -163,8 +164,8 @@ def test_a_file_of_a_future_format_version_is_set_aside_and_the_app_starts_empty
     clock = ManualClock()
     store = ConfigStore(path, clock=clock)
     orchestrator = JobOrchestrator(
-        WorkflowCatalogue.default("dream"),
-        InMemoryCommandSink(),
+        shipped_catalogue("dream"),
+        CommandDispatcher(InMemoryCommandSink()),
         clock,
         config_store=store,
     )

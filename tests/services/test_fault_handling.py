@@ -1,6 +1,6 @@
 """Backend faults, end to end through the real pipeline.
 
-``SimulatedBackend`` → ``IngestionThread.run_once`` → ``Orchestrator`` →
+``SimulatedBackend`` → ``IngestionThread.run_once`` → ``MessagePump`` →
 ``JobService`` + ``JobOrchestrator`` + ``PendingCommandTracker`` +
 ``NotificationLog``, with a ``ManualClock`` advanced in 0.1 s steps. The
 backend sits behind a :class:`Wire`, which plays the transport: it lets a test
@@ -17,14 +17,16 @@ from jobdash.domain.ids import JobId, SourceName, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.streams import StreamId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.domain.workflow_status import WorkflowAggregate
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.config_store import ConfigStore
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
+from jobdash.services.message_pump import MessagePump
 from jobdash.services.notifications import NotificationLog
-from jobdash.services.orchestrator import Orchestrator
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.testing.actors import OPERATOR
 from jobdash.transport.codec import decode_status
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.message_source import Message
@@ -91,13 +93,12 @@ class Dashboard:
         self.jobs = JobService(clock)
         self.workflows = JobOrchestrator(
             CATALOGUE,
-            wire,
+            CommandDispatcher(wire, tracker=self.tracker),
             clock,
             config_store=None if config_path is None else ConfigStore(config_path),
-            tracker=self.tracker,
             notifications=self.notifications,
         )
-        router = Orchestrator(
+        router = MessagePump(
             job_service=self.jobs,
             job_orchestrator=self.workflows,
             command_tracker=self.tracker,
@@ -117,8 +118,8 @@ class Dashboard:
 
     def commit(self, workflow_id: WorkflowId = DETECTOR, sources=SOURCES):
         for source in sources:
-            self.workflows.stage_config(workflow_id, source, {})
-        return self.workflows.commit_workflow(workflow_id)
+            self.workflows.stage_config(workflow_id, source, {}, actor=OPERATOR)
+        return self.workflows.commit_workflow(workflow_id, actor=OPERATOR)
 
     def assert_nothing_lost(self) -> None:
         stats = self.ingestion.stats()
@@ -193,7 +194,7 @@ def test_backend_restarted_with_jobs_of_its_own_shows_them_adopted_and_orphaned(
     assert monitors.aggregate.label == "ACTIVE 1/1"
 
     orphan = next(iter(orphans))
-    dashboard.workflows.stop_job(orphan)
+    dashboard.workflows.stop_job(orphan, actor=OPERATOR)
     dashboard.run(2.0)
     assert orphan not in {job.job_id for job in restarted.status().jobs}
     assert orphan not in dashboard.workflows.snapshot(DETECTOR).orphans
@@ -207,7 +208,7 @@ def test_unacknowledged_stop_is_reported_and_re_sent_while_jobs_still_run(
     dashboard.run(3.0)
     wire.backend.drop_acks(1.0)
     wire.backend.lag_stops(45.0)
-    dashboard.workflows.stop_workflow(DETECTOR)
+    dashboard.workflows.stop_workflow(DETECTOR, actor=OPERATOR)
     dashboard.run(29.0)
     assert dashboard.label() == "STOPPING 3/3"
     assert dashboard.workflows.counters()["stop_retries"] == 0
@@ -260,7 +261,7 @@ def test_restarted_dashboard_adopts_running_jobs_with_their_configs_and_stops_th
     assert snapshot.orphans == ()
     assert second.label() == "ACTIVE 3/3"
 
-    assert second.workflows.stop_workflow(DETECTOR) == 3
+    assert second.workflows.stop_workflow(DETECTOR, actor=OPERATOR) == 3
     second.run(2.0)
     assert second.label() == "STOPPED 3/3"
     assert wire.backend.status().jobs == ()

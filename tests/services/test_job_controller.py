@@ -6,6 +6,14 @@ import uuid
 import pytest
 
 from jobdash.domain import JobId, ManualClock, WorkflowId
+from jobdash.domain.access import (
+    AccessPolicy,
+    Actor,
+    PermissionDeniedError,
+    ReadOnlyError,
+    Role,
+)
+from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import (
     Acknowledgement,
     Command,
@@ -14,18 +22,13 @@ from jobdash.domain.commands import (
     JobIdentifier,
     WorkflowIdentifier,
 )
-from jobdash.services.access import (
-    AccessPolicy,
-    Actor,
-    PermissionDeniedError,
-    ReadOnlyError,
-    Role,
-)
 from jobdash.services.audit_log import AuditLog
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.job_controller import JobController
 from jobdash.services.notifications import NotificationLog
-from jobdash.transport.command_sink import CommandSendError, InMemoryCommandSink
+from jobdash.testing.actors import OPERATOR
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 JOB = JobId("mantle_detector", uuid.UUID(int=3))
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
@@ -76,8 +79,8 @@ def texts(log: NotificationLog) -> list[tuple[str, str]]:
     ("action", "method"), [(JobAction.stop, "stop_job"), (JobAction.reset, "reset_job")]
 )
 def test_each_action_sends_one_job_command_for_the_job(sink, action, method):
-    controller = JobController(sink)
-    assert getattr(controller, method)(JOB) is True
+    controller = JobController(CommandDispatcher(sink))
+    assert getattr(controller, method)(JOB, actor=OPERATOR) is True
     (command,) = sink.sent
     assert isinstance(command, JobCommand)
     assert command.action is action
@@ -86,7 +89,7 @@ def test_each_action_sends_one_job_command_for_the_job(sink, action, method):
 
 
 def test_the_workflow_id_is_sent_when_known(sink):
-    JobController(sink).stop_job(JOB, WORKFLOW)
+    JobController(CommandDispatcher(sink)).stop_job(JOB, WORKFLOW, actor=OPERATOR)
     assert sink.sent[0].workflow_id == WorkflowIdentifier.from_domain(WORKFLOW)
 
 
@@ -98,7 +101,9 @@ def test_the_workflow_id_is_sent_when_known(sink):
     ],
 )
 def test_actions_are_tracked_for_feedback(sink, tracker, log, method, summary):
-    getattr(JobController(sink, tracker=tracker), method)(JOB)
+    getattr(JobController(CommandDispatcher(sink, tracker=tracker)), method)(
+        JOB, actor=OPERATOR
+    )
     assert tracker.pending_count() == 1
     tracker.ack_received(
         Acknowledgement(
@@ -109,7 +114,9 @@ def test_actions_are_tracked_for_feedback(sink, tracker, log, method, summary):
 
 
 def test_silence_is_reported_after_the_timeout(sink, tracker, log, clock):
-    JobController(sink, tracker=tracker).stop_job(JOB)
+    JobController(CommandDispatcher(sink, tracker=tracker)).stop_job(
+        JOB, actor=OPERATOR
+    )
     clock.advance(30)
     tracker.tick()
     assert texts(log) == [
@@ -118,18 +125,21 @@ def test_silence_is_reported_after_the_timeout(sink, tracker, log, clock):
 
 
 def test_an_answer_during_send_is_not_missed(tracker, log):
-    controller = JobController(AnsweringSink(tracker), tracker=tracker)
-    assert controller.stop_job(JOB)
+    controller = JobController(
+        CommandDispatcher(AnsweringSink(tracker), tracker=tracker)
+    )
+    assert controller.stop_job(JOB, actor=OPERATOR)
     assert texts(log) == [("success", "Stopped 1/1 job for mantle_detector")]
     assert tracker.ignored_acks == 0
 
 
 @pytest.mark.parametrize("method", ["stop_job", "reset_job"])
 def test_read_only_controller_refuses_and_sends_nothing(sink, tracker, method):
-    controller = JobController(sink, tracker=tracker, read_only=True)
-    assert controller.read_only
+    controller = JobController(
+        CommandDispatcher(sink, tracker=tracker, policy=AccessPolicy(read_only=True))
+    )
     with pytest.raises(ReadOnlyError, match="read-only"):
-        getattr(controller, method)(JOB)
+        getattr(controller, method)(JOB, actor=OPERATOR)
     assert sink.sent == []
     assert tracker.outstanding() == []
 
@@ -139,8 +149,8 @@ def test_read_only_error_is_a_permission_error():
 
 
 def test_send_failure_is_reported_and_returns_false(tracker, log):
-    controller = JobController(FailingSink(), tracker=tracker)
-    assert controller.stop_job(JOB) is False
+    controller = JobController(CommandDispatcher(FailingSink(), tracker=tracker))
+    assert controller.stop_job(JOB, actor=OPERATOR) is False
     assert texts(log) == [
         ("error", "Could not send Stop of mantle_detector: broker unreachable")
     ]
@@ -148,8 +158,8 @@ def test_send_failure_is_reported_and_returns_false(tracker, log):
 
 
 def test_send_failure_without_tracker_is_logged(caplog):
-    controller = JobController(FailingSink())
-    assert controller.reset_job(JOB) is False
+    controller = JobController(CommandDispatcher(FailingSink()))
+    assert controller.reset_job(JOB, actor=OPERATOR) is False
     assert "could not send reset of mantle_detector" in caplog.text
 
 
@@ -179,7 +189,7 @@ def audit_lines(path) -> list[dict]:
 def test_a_viewer_is_refused_audited_and_nothing_is_sent(
     sink, tracker, audit, audit_path, method
 ):
-    controller = JobController(sink, tracker=tracker, audit=audit)
+    controller = JobController(CommandDispatcher(sink, tracker=tracker, audit=audit))
     with pytest.raises(PermissionDeniedError) as info:
         getattr(controller, method)(JOB, WORKFLOW, actor=ALICE)
     action = method.removesuffix("_job")
@@ -199,7 +209,7 @@ def test_a_viewer_is_refused_audited_and_nothing_is_sent(
 
 def test_the_policy_decides_who_is_an_operator(sink):
     policy = AccessPolicy(operators=frozenset({"olga"}))
-    controller = JobController(sink, policy=policy)
+    controller = JobController(CommandDispatcher(sink, policy=policy))
     assert controller.stop_job(JOB, actor=policy.actor_for("olga")) is True
     with pytest.raises(PermissionDeniedError):
         controller.stop_job(JOB, actor=policy.actor_for("alice"))
@@ -207,8 +217,9 @@ def test_the_policy_decides_who_is_an_operator(sink):
 
 
 def test_a_read_only_policy_refuses_operators_too(sink, audit, audit_path):
-    controller = JobController(sink, policy=AccessPolicy(read_only=True), audit=audit)
-    assert controller.read_only
+    controller = JobController(
+        CommandDispatcher(sink, policy=AccessPolicy(read_only=True), audit=audit)
+    )
     with pytest.raises(ReadOnlyError, match="read-only"):
         controller.stop_job(JOB, actor=OLGA)
     assert sink.sent == []
@@ -216,7 +227,9 @@ def test_a_read_only_policy_refuses_operators_too(sink, audit, audit_path):
 
 
 def test_a_sent_command_is_audited_with_its_message_id(sink, audit, audit_path):
-    JobController(sink, audit=audit).stop_job(JOB, WORKFLOW, actor=OLGA)
+    JobController(CommandDispatcher(sink, audit=audit)).stop_job(
+        JOB, WORKFLOW, actor=OLGA
+    )
     (line,) = audit_lines(audit_path)
     assert line["message_id"] == str(sink.sent[0].message_id)
     assert (line["user"], line["role"], line["action"], line["outcome"]) == (
@@ -228,16 +241,26 @@ def test_a_sent_command_is_audited_with_its_message_id(sink, audit, audit_path):
     assert line["workflow"] == str(WORKFLOW)
 
 
-def test_callers_without_an_actor_act_as_the_system(sink, audit, audit_path):
-    JobController(sink, audit=audit).reset_job(JOB)
-    assert audit_lines(audit_path)[0]["user"] == "system"
+@pytest.mark.parametrize("method", ["stop_job", "reset_job"])
+def test_an_action_without_an_actor_is_refused_before_anything_happens(
+    sink, audit, audit_path, method
+):
+    # Fail closed: there is no default actor (there was an operator "system"
+    # one, so an unnamed call acted with full rights).
+    controller = JobController(CommandDispatcher(sink, audit=audit))
+    with pytest.raises(TypeError, match="actor"):
+        getattr(controller, method)(JOB)
+    assert sink.sent == []
+    assert audit_lines(audit_path) == []
 
 
 def test_a_send_failure_is_audited_once_though_the_tracker_also_hears_of_it(
     clock, log, audit, audit_path
 ):
     tracker = PendingCommandTracker(clock, log, audit=audit)
-    controller = JobController(FailingSink(), tracker=tracker, audit=audit)
+    controller = JobController(
+        CommandDispatcher(FailingSink(), tracker=tracker, audit=audit)
+    )
     assert controller.stop_job(JOB, actor=OLGA) is False
     (line,) = audit_lines(audit_path)
     assert line["outcome"] == "send_failed: broker unreachable"
@@ -248,7 +271,9 @@ def test_the_backend_answer_follows_on_a_line_with_the_same_message_id(
     clock, log, sink, audit, audit_path
 ):
     tracker = PendingCommandTracker(clock, log, audit=audit)
-    JobController(sink, tracker=tracker, audit=audit).stop_job(JOB, actor=OLGA)
+    JobController(CommandDispatcher(sink, tracker=tracker, audit=audit)).stop_job(
+        JOB, actor=OLGA
+    )
     message_id = sink.sent[0].message_id
     tracker.ack_received(
         Acknowledgement(message_id=message_id, device=str(JOB), response="ACK")

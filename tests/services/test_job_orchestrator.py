@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain import (
     JobId,
     JobState,
@@ -13,27 +14,28 @@ from jobdash.domain import (
     WorkflowAggregate,
     WorkflowId,
 )
+from jobdash.domain.access import AccessPolicy, ReadOnlyError
 from jobdash.domain.commands import (
     JobAction,
     JobCommand,
     WorkflowConfigCommand,
     WorkflowIdentifier,
 )
-from jobdash.services.access import ReadOnlyError
+from jobdash.domain.workflow_catalogue import ParameterError
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.config_store import (
     ConfigStore,
     PersistedJobConfig,
     PersistedState,
     PersistedWorkflow,
 )
-from jobdash.services.job_orchestrator import (
-    FINISHED_CAPACITY,
-    MAX_JOBS_PER_SET,
-    MAX_ORPHAN_SETS,
-    JobOrchestrator,
-)
-from jobdash.services.workflow_catalogue import ParameterError, WorkflowCatalogue
-from jobdash.transport.command_sink import CommandSendError, InMemoryCommandSink
+from jobdash.services.heartbeat_tracking import MAX_JOBS_PER_SET
+from jobdash.services.job_index import FINISHED_CAPACITY
+from jobdash.services.job_orchestrator import JobOrchestrator
+from jobdash.services.workflow_state import MAX_ORPHAN_SETS
+from jobdash.testing.actors import OPERATOR
+from jobdash.testing.sinks import RefusingSink
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 MONITORS = WorkflowId("dream", "monitor_histogram", 1)
@@ -65,46 +67,9 @@ class FakeTracker:
         self.failed.append((command, reason))
 
 
-class RefusingSink(InMemoryCommandSink):
-    """Refuses commands for the given source names, takes the rest."""
-
-    def __init__(self, *refused: str) -> None:
-        super().__init__()
-        self.refused = set(refused)
-
-    def send(self, command):
-        if command.job_id is not None and command.job_id.source_name in self.refused:
-            raise CommandSendError("broker unreachable")
-        super().send(command)
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> WorkflowCatalogue:
-    return WorkflowCatalogue.default("dream")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def sink() -> InMemoryCommandSink:
-    return InMemoryCommandSink()
-
-
 @pytest.fixture
 def tracker() -> FakeTracker:
     return FakeTracker()
-
-
-@pytest.fixture
-def make(catalogue, sink, clock, tracker):
-    def make(**kwargs) -> JobOrchestrator:
-        kwargs.setdefault("tracker", tracker)
-        return JobOrchestrator(catalogue, kwargs.pop("sink", sink), clock, **kwargs)
-
-    return make
 
 
 @pytest.fixture
@@ -114,12 +79,12 @@ def orch(make) -> JobOrchestrator:
 
 def stage(orch, workflow_id=DETECTOR, sources=BANKS, **params):
     for source in sources:
-        orch.stage_config(workflow_id, source, params)
+        orch.stage_config(workflow_id, source, params, actor=OPERATOR)
 
 
 def commit(orch, workflow_id=DETECTOR, sources=BANKS, **params) -> uuid.UUID:
     stage(orch, workflow_id, sources, **params)
-    return orch.commit_workflow(workflow_id)
+    return orch.commit_workflow(workflow_id, actor=OPERATOR)
 
 
 def status(
@@ -168,11 +133,11 @@ def internal_sizes(orch) -> dict[str, int]:
     return {
         "states": len(orch._states),
         "versions": len(orch._versions),
-        "source_rank": len(orch._source_rank),
         "index": len(orch._index),
-        "stale": len(orch._stale),
-        "finished": len(orch._finished),
-        "persisted": len(orch._persisted),
+        "stale": len(orch._index.stale),
+        "finished": len(orch._index.finished),
+        "stop_retries": len(orch._stop_retries),
+        "persisted": len(orch._persistence._persisted),
         "dirty_workflows": len(orch._dirty_workflows),
         "previous_sets": sum(s.previous is not None for s in states),
         "orphan_sets": sum(len(s.orphans) for s in states),
@@ -190,7 +155,7 @@ def internal_sizes(orch) -> dict[str, int]:
 
 
 def test_stage_config_validates_and_fills_defaults(orch, catalogue):
-    orch.stage_config(DETECTOR, MANTLE, {"resolution": 256})
+    orch.stage_config(DETECTOR, MANTLE, {"resolution": 256}, actor=OPERATOR)
     staged = orch.get_workflow_state(DETECTOR).staged_jobs
     expected = catalogue[DETECTOR].default_params() | {"resolution": 256}
     assert list(staged) == [MANTLE]
@@ -201,12 +166,12 @@ def test_stage_config_validates_and_fills_defaults(orch, catalogue):
 
 def test_stage_config_of_unknown_workflow_raises_key_error(orch):
     with pytest.raises(KeyError, match="no_such_workflow"):
-        orch.stage_config(UNCATALOGUED, MANTLE, {})
+        orch.stage_config(UNCATALOGUED, MANTLE, {}, actor=OPERATOR)
 
 
 def test_stage_config_of_unknown_source_names_the_source(orch):
     with pytest.raises(ParameterError, match="'sans_detector'"):
-        orch.stage_config(DETECTOR, "sans_detector", {})
+        orch.stage_config(DETECTOR, "sans_detector", {}, actor=OPERATOR)
     assert orch.get_workflow_state(DETECTOR).staged_jobs == {}
 
 
@@ -221,23 +186,25 @@ def test_stage_config_of_unknown_source_names_the_source(orch):
 )
 def test_stage_config_refuses_bad_values_naming_the_parameter(orch, params, parameter):
     with pytest.raises(ParameterError) as raised:
-        orch.stage_config(DETECTOR, MANTLE, params)
+        orch.stage_config(DETECTOR, MANTLE, params, actor=OPERATOR)
     assert raised.value.parameter == parameter
     assert orch.get_workflow_state(DETECTOR).staged_jobs == {}
     assert orch.workflow_version(DETECTOR) == 0
 
 
 def test_stage_config_validates_and_defaults_aux_sources(orch):
-    orch.stage_config(POWDER, MANTLE, {})
+    orch.stage_config(POWDER, MANTLE, {}, actor=OPERATOR)
     assert orch.get_workflow_state(POWDER).staged_jobs[MANTLE].aux_source_names == {
         "monitor": "monitor_cave"
     }
-    orch.stage_config(POWDER, MANTLE, {}, {"monitor": "monitor_bunker"})
+    orch.stage_config(POWDER, MANTLE, {}, {"monitor": "monitor_bunker"}, actor=OPERATOR)
     assert orch.get_workflow_state(POWDER).staged_jobs[MANTLE].aux_source_names == {
         "monitor": "monitor_bunker"
     }
     with pytest.raises(ParameterError, match="monitor"):
-        orch.stage_config(POWDER, MANTLE, {}, {"monitor": "mantle_detector"})
+        orch.stage_config(
+            POWDER, MANTLE, {}, {"monitor": "mantle_detector"}, actor=OPERATOR
+        )
 
 
 def test_staged_configs_are_kept_in_catalogue_source_order(orch):
@@ -250,21 +217,21 @@ def test_staged_configs_are_kept_in_catalogue_source_order(orch):
 
 
 def test_restaging_a_source_replaces_its_config(orch):
-    orch.stage_config(DETECTOR, MANTLE, {"resolution": 256})
-    orch.stage_config(DETECTOR, MANTLE, {"resolution": 512})
+    orch.stage_config(DETECTOR, MANTLE, {"resolution": 256}, actor=OPERATOR)
+    orch.stage_config(DETECTOR, MANTLE, {"resolution": 512}, actor=OPERATOR)
     staged = orch.get_workflow_state(DETECTOR).staged_jobs
     assert staged[MANTLE].params["resolution"] == 512
 
 
 def test_unstage_and_clear_remove_staged_configs(orch):
     stage(orch)
-    orch.unstage_config(DETECTOR, BACKWARD)
+    orch.unstage_config(DETECTOR, BACKWARD, actor=OPERATOR)
     assert list(orch.get_workflow_state(DETECTOR).staged_jobs) == [
         MANTLE,
         FORWARD,
         HIGH_RES,
     ]
-    orch.clear_staged_configs(DETECTOR)
+    orch.clear_staged_configs(DETECTOR, actor=OPERATOR)
     assert orch.get_workflow_state(DETECTOR).staged_jobs == {}
 
 
@@ -278,8 +245,8 @@ def test_commit_sends_one_workflow_config_per_staged_source_and_stops_running_jo
     beat_all(orch, clock, first)
     sink.clear()
 
-    orch.unstage_config(DETECTOR, HIGH_RES)
-    second = orch.commit_workflow(DETECTOR)
+    orch.unstage_config(DETECTOR, HIGH_RES, actor=OPERATOR)
+    second = orch.commit_workflow(DETECTOR, actor=OPERATOR)
 
     sent = sink.sent
     stops = [c for c in sent if isinstance(c, JobCommand)]
@@ -304,8 +271,8 @@ def test_commit_sends_one_workflow_config_per_staged_source_and_stops_running_jo
 
 
 def test_commit_sends_aux_source_names_and_a_fresh_uuid4_job_number(orch, sink):
-    orch.stage_config(POWDER, MANTLE, {}, {"monitor": "monitor_bunker"})
-    number = orch.commit_workflow(POWDER)
+    orch.stage_config(POWDER, MANTLE, {}, {"monitor": "monitor_bunker"}, actor=OPERATOR)
+    number = orch.commit_workflow(POWDER, actor=OPERATOR)
     (command,) = sink.sent
     assert number.version == 4
     assert command.aux_source_names == {"monitor": "monitor_bunker"}
@@ -314,7 +281,7 @@ def test_commit_sends_aux_source_names_and_a_fresh_uuid4_job_number(orch, sink):
 
 def test_commit_with_nothing_staged_raises_and_sends_nothing(orch, sink):
     with pytest.raises(ValueError, match="nothing is staged"):
-        orch.commit_workflow(DETECTOR)
+        orch.commit_workflow(DETECTOR, actor=OPERATOR)
     assert sink.sent == []
     assert orch.get_workflow_state(DETECTOR).current is None
 
@@ -322,7 +289,7 @@ def test_commit_with_nothing_staged_raises_and_sends_nothing(orch, sink):
 def test_commit_tracks_stops_and_starts_under_the_workflow_title(orch, tracker, clock):
     first = commit(orch)
     beat_all(orch, clock, first)
-    orch.commit_workflow(DETECTOR)
+    orch.commit_workflow(DETECTOR, actor=OPERATOR)
     (verb1, subject1, starts1), (verb2, subject2, stops), (verb3, _, starts2) = (
         tracker.groups
     )
@@ -336,7 +303,9 @@ def test_staged_configs_stay_staged_so_commit_and_restart_reuses_them(orch, sink
     staged = orch.get_workflow_state(DETECTOR).staged_jobs
     assert set(staged) == set(BANKS)
     sink.clear()
-    orch.commit_workflow(DETECTOR)  # "Commit & Restart" with the same config
+    orch.commit_workflow(
+        DETECTOR, actor=OPERATOR
+    )  # "Commit & Restart" with the same config
     starts = [c for c in sink.sent if isinstance(c, WorkflowConfigCommand)]
     assert len(starts) == 4
     assert all(c.params["resolution"] == 512 for c in starts)
@@ -347,7 +316,7 @@ def test_commit_sends_no_stop_to_jobs_that_already_stopped(orch, sink, clock):
     beat_all(orch, clock, first, sources=(MANTLE, BACKWARD))
     beat_all(orch, clock, first, JobState.stopped, sources=(FORWARD, HIGH_RES))
     sink.clear()
-    orch.commit_workflow(DETECTOR)
+    orch.commit_workflow(DETECTOR, actor=OPERATOR)
     stopped = {c.job_id.source_name for c in sink.sent if isinstance(c, JobCommand)}
     assert stopped == {MANTLE, BACKWARD}
 
@@ -358,7 +327,7 @@ def test_commit_over_a_fully_stopped_jobset_drops_it_instead_of_winding_it_down(
     first = commit(orch)
     beat_all(orch, clock, first, JobState.stopped)
     sink.clear()
-    orch.commit_workflow(DETECTOR)
+    orch.commit_workflow(DETECTOR, actor=OPERATOR)
     assert not any(isinstance(c, JobCommand) for c in sink.sent)
     assert orch.get_workflow_state(DETECTOR).previous is None
     assert internal_sizes(orch)["index"] == 4
@@ -405,7 +374,7 @@ def test_late_heartbeat_from_previous_job_does_not_overwrite_current(orch, clock
     first = commit(orch)
     beat_all(orch, clock, first)
     clock.advance(1)
-    second = orch.commit_workflow(DETECTOR)
+    second = orch.commit_workflow(DETECTOR, actor=OPERATOR)
     beat(orch, clock, MANTLE, second, JobState.scheduled)
     clock.advance(1)
 
@@ -435,7 +404,7 @@ def test_older_stopped_status_of_a_previous_job_does_not_drop_it(orch, clock):
     first = commit(orch, sources=(MANTLE,))
     t = clock.now_ns()
     orch.status_updated(status(MANTLE, first, timestamp=t + 10))
-    orch.commit_workflow(DETECTOR)
+    orch.commit_workflow(DETECTOR, actor=OPERATOR)
     orch.status_updated(status(MANTLE, first, JobState.stopped, timestamp=t + 5))
     assert orch.get_workflow_state(DETECTOR).previous is not None
 
@@ -453,7 +422,7 @@ def test_heartbeat_of_a_workflow_outside_the_catalogue_is_ignored_and_counted(
 def test_previous_jobset_kept_until_its_jobs_stop_then_dropped(orch, clock):
     first = commit(orch)
     beat_all(orch, clock, first)
-    second = orch.commit_workflow(DETECTOR)
+    second = orch.commit_workflow(DETECTOR, actor=OPERATOR)
     beat_all(orch, clock, second)
 
     snapshot = orch.snapshot(DETECTOR)
@@ -469,7 +438,7 @@ def test_previous_jobset_kept_until_its_jobs_stop_then_dropped(orch, clock):
 
     assert orch.get_workflow_state(DETECTOR).previous is None
     assert orch.snapshot(DETECTOR).previous is None
-    assert not any(job_id.job_number == first for job_id in orch._index)
+    assert not any(job_id.job_number == first for job_id in orch._index.entries)
     assert orch.get_workflow_status(DETECTOR).aggregate is A.ACTIVE
 
 
@@ -477,7 +446,7 @@ def test_previous_jobset_dropped_by_tick_once_its_remaining_jobs_go_stale(make, 
     orch = make(stale_after=6.0)
     first = commit(orch)
     beat_all(orch, clock, first)
-    second = orch.commit_workflow(DETECTOR)
+    second = orch.commit_workflow(DETECTOR, actor=OPERATOR)
     beat_all(orch, clock, first, JobState.stopped, sources=BANKS[:3])
     clock.advance(5)
     beat_all(orch, clock, second)
@@ -493,7 +462,7 @@ def test_previous_jobset_dropped_by_tick_once_its_remaining_jobs_go_stale(make, 
 def test_previous_jobs_that_never_reported_get_stale_after_to_report(make, clock):
     orch = make(stale_after=6.0)
     first = commit(orch)
-    orch.commit_workflow(DETECTOR)
+    orch.commit_workflow(DETECTOR, actor=OPERATOR)
     clock.advance(3)
     beat(orch, clock, MANTLE, first)  # a late starter is still followed
     orch.tick()
@@ -511,9 +480,9 @@ def test_recommit_while_previous_winds_down_keeps_its_live_jobs_as_orphans(
     first = commit(orch)
     beat_all(orch, clock, first, sources=(MANTLE, BACKWARD))
     beat(orch, clock, FORWARD, first, JobState.stopped)  # HIGH_RES never reported
-    second = orch.commit_workflow(DETECTOR)
+    second = orch.commit_workflow(DETECTOR, actor=OPERATOR)
     sink.clear()
-    third = orch.commit_workflow(DETECTOR)
+    third = orch.commit_workflow(DETECTOR, actor=OPERATOR)
 
     state = orch.get_workflow_state(DETECTOR)
     assert state.current.job_number == third
@@ -661,7 +630,7 @@ def test_stop_job_stops_an_orphan(orch, clock, sink, tracker):
     stranger = uuid.uuid4()
     beat(orch, clock, MANTLE, stranger)
     sink.clear()
-    orch.stop_job(JobId(MANTLE, stranger))
+    orch.stop_job(JobId(MANTLE, stranger), actor=OPERATOR)
     (command,) = sink.sent
     assert command.job_id.to_domain() == JobId(MANTLE, stranger)
     assert command.action is JobAction.stop
@@ -671,7 +640,7 @@ def test_stop_job_stops_an_orphan(orch, clock, sink, tracker):
 
 def test_stop_job_of_an_untracked_job_raises_and_sends_nothing(orch, sink):
     with pytest.raises(KeyError):
-        orch.stop_job(JobId(MANTLE, uuid.uuid4()))
+        orch.stop_job(JobId(MANTLE, uuid.uuid4()), actor=OPERATOR)
     assert sink.sent == []
 
 
@@ -713,7 +682,7 @@ def test_stop_marks_stopping_until_all_jobs_report_stopped(orch, clock, sink, tr
     beat_all(orch, clock, number)
     sink.clear()
 
-    assert orch.stop_workflow(DETECTOR) == 4
+    assert orch.stop_workflow(DETECTOR, actor=OPERATOR) == 4
 
     assert {c.job_id.to_domain() for c in sink.sent} == {
         JobId(s, number) for s in BANKS
@@ -736,30 +705,30 @@ def test_stop_workflow_also_stops_orphans(orch, clock, sink):
     stranger = uuid.uuid4()
     beat(orch, clock, MANTLE, stranger)
     sink.clear()
-    assert orch.stop_workflow(DETECTOR) == 5
+    assert orch.stop_workflow(DETECTOR, actor=OPERATOR) == 5
     assert JobId(MANTLE, stranger) in {c.job_id.to_domain() for c in sink.sent}
 
 
 def test_stop_workflow_skips_stopped_jobs_and_sends_nothing_without_jobs(
     orch, clock, sink
 ):
-    assert orch.stop_workflow(DETECTOR) == 0
+    assert orch.stop_workflow(DETECTOR, actor=OPERATOR) == 0
     assert sink.sent == []
     number = commit(orch)
     beat(orch, clock, MANTLE, number, JobState.stopped)
     sink.clear()
-    assert orch.stop_workflow(DETECTOR) == 3
+    assert orch.stop_workflow(DETECTOR, actor=OPERATOR) == 3
     assert MANTLE not in {c.job_id.source_name for c in sink.sent}
 
 
 def test_reset_sends_a_reset_to_every_current_job_not_stopped(
     orch, clock, sink, tracker
 ):
-    assert orch.reset_workflow(DETECTOR) == 0
+    assert orch.reset_workflow(DETECTOR, actor=OPERATOR) == 0
     number = commit(orch)
     beat(orch, clock, MANTLE, number, JobState.stopped)
     sink.clear()
-    assert orch.reset_workflow(DETECTOR) == 3
+    assert orch.reset_workflow(DETECTOR, actor=OPERATOR) == 3
     assert {c.job_id.to_domain() for c in sink.sent} == {
         JobId(s, number) for s in BANKS[1:]
     }
@@ -874,7 +843,7 @@ def _scenario_scheduled(orch, clock, number):
 
 def _scenario_stopping(orch, clock, number):
     beat_all(orch, clock, number)
-    orch.stop_workflow(DETECTOR)
+    orch.stop_workflow(DETECTOR, actor=OPERATOR)
     beat(orch, clock, MANTLE, number, JobState.stopped)
 
 
@@ -937,9 +906,15 @@ def test_staged_configs_and_current_job_number_survive_a_restart_but_status_does
     orch = make(config_store=ConfigStore(path, clock=clock))
     number = commit(orch, resolution=512)
     orch.stage_config(
-        POWDER, MANTLE, {"dspacing_bins": 300}, {"monitor": "monitor_bunker"}
+        POWDER,
+        MANTLE,
+        {"dspacing_bins": 300},
+        {"monitor": "monitor_bunker"},
+        actor=OPERATOR,
     )
-    orch.stage_config(DETECTOR, MANTLE, {"resolution": 64})  # staged ≠ running now
+    orch.stage_config(
+        DETECTOR, MANTLE, {"resolution": 64}, actor=OPERATOR
+    )  # staged ≠ running now
     beat_all(orch, clock, number, JobState.error, error="boom")
 
     again = make(config_store=ConfigStore(path, clock=clock))
@@ -952,7 +927,7 @@ def test_staged_configs_and_current_job_number_survive_a_restart_but_status_does
     assert powder.aux_source_names == {"monitor": "monitor_bunker"}
     assert detector.current is None  # status is not persisted: it must come back
     assert again.get_workflow_status(DETECTOR).label == "STOPPED"
-    assert again._persisted[str(DETECTOR)].current.job_number == number
+    assert again._persistence._persisted[str(DETECTOR)].current.job_number == number
     assert again.warnings == []
 
 
@@ -1042,7 +1017,7 @@ def test_saved_configs_the_catalogue_refuses_now_are_dropped_with_a_warning(
     assert any("resolution" in w for w in orch.warnings)
     assert any("retired_detector" in w for w in orch.warnings)
     # Workflows outside this catalogue are carried through, untouched.
-    orch.stage_config(DETECTOR, MANTLE, {})
+    orch.stage_config(DETECTOR, MANTLE, {}, actor=OPERATOR)
     saved = ConfigStore(path).load().workflows
     assert saved["dream/an_old_workflow/1"].staged[MANTLE].params == {"x": 1}
     assert set(saved[str(DETECTOR)].staged) == {MANTLE, BACKWARD}
@@ -1064,18 +1039,20 @@ def test_read_only_refuses_every_action_and_sends_nothing(make, clock, sink, tmp
     saved = path.read_bytes()
     sink.clear()
 
-    orch = make(config_store=ConfigStore(path, clock=clock), read_only=True)
+    orch = make(
+        config_store=ConfigStore(path, clock=clock),
+        policy=AccessPolicy(read_only=True),
+    )
     beat_all(orch, clock, number)  # viewing still works, adoption included
-    assert orch.read_only
     version = orch.version
     actions = [
-        lambda: orch.stage_config(DETECTOR, MANTLE, {}),
-        lambda: orch.unstage_config(DETECTOR, MANTLE),
-        lambda: orch.clear_staged_configs(DETECTOR),
-        lambda: orch.commit_workflow(DETECTOR),
-        lambda: orch.stop_workflow(DETECTOR),
-        lambda: orch.reset_workflow(DETECTOR),
-        lambda: orch.stop_job(JobId(MANTLE, number)),
+        lambda: orch.stage_config(DETECTOR, MANTLE, {}, actor=OPERATOR),
+        lambda: orch.unstage_config(DETECTOR, MANTLE, actor=OPERATOR),
+        lambda: orch.clear_staged_configs(DETECTOR, actor=OPERATOR),
+        lambda: orch.commit_workflow(DETECTOR, actor=OPERATOR),
+        lambda: orch.stop_workflow(DETECTOR, actor=OPERATOR),
+        lambda: orch.reset_workflow(DETECTOR, actor=OPERATOR),
+        lambda: orch.stop_job(JobId(MANTLE, number), actor=OPERATOR),
     ]
     for action in actions:
         with pytest.raises(ReadOnlyError, match="read-only"):
@@ -1091,7 +1068,7 @@ def test_read_only_refuses_every_action_and_sends_nothing(make, clock, sink, tmp
 
 def test_an_action_bumps_the_touched_workflow_and_the_global_version_only(orch):
     assert orch.version == 0
-    orch.stage_config(DETECTOR, MANTLE, {})
+    orch.stage_config(DETECTOR, MANTLE, {}, actor=OPERATOR)
     assert orch.version == 1
     assert orch.workflow_version(DETECTOR) == 1
     assert all(
@@ -1175,8 +1152,8 @@ def test_snapshot_does_not_change_when_the_model_moves_on(orch, clock):
     number = commit(orch)
     snapshot = orch.snapshot(DETECTOR)
     beat_all(orch, clock, number)
-    orch.stage_config(DETECTOR, MANTLE, {"resolution": 1024})
-    orch.commit_workflow(DETECTOR)
+    orch.stage_config(DETECTOR, MANTLE, {"resolution": 1024}, actor=OPERATOR)
+    orch.commit_workflow(DETECTOR, actor=OPERATOR)
     assert snapshot.current.job_number == number
     assert snapshot.current.job(MANTLE).status is None
     assert snapshot.staged[MANTLE].params["resolution"] == 128
@@ -1192,8 +1169,8 @@ def test_snapshots_cover_every_workflow_in_catalogue_order(orch, catalogue):
 def test_snapshot_marks_staged_differences_from_what_runs(orch, clock):
     commit(orch)
     assert orch.snapshot(DETECTOR).staged_differences() == frozenset()
-    orch.stage_config(DETECTOR, MANTLE, {"resolution": 1024})
-    orch.unstage_config(DETECTOR, HIGH_RES)
+    orch.stage_config(DETECTOR, MANTLE, {"resolution": 1024}, actor=OPERATOR)
+    orch.unstage_config(DETECTOR, HIGH_RES, actor=OPERATOR)
     assert orch.snapshot(DETECTOR).staged_differences() == {MANTLE, HIGH_RES}
 
 
@@ -1217,11 +1194,12 @@ def test_constructor_refuses_nonsense_durations(make):
 def _assert_bounded(orch, *, held_jobs):
     sizes = internal_sizes(orch)
     workflows = len(orch.workflow_ids)
-    assert sizes["states"] == sizes["versions"] == sizes["source_rank"] == workflows
+    assert sizes["states"] == sizes["versions"] == workflows
     assert sizes["persisted"] <= workflows
     assert sizes["dirty_workflows"] == 0
     assert sizes["index"] == sizes["jobs_held"] <= held_jobs
     assert sizes["stale"] <= sizes["index"]
+    assert sizes["stop_retries"] <= sizes["index"]
     assert sizes["previous_sets"] <= workflows
     assert sizes["finished"] <= FINISHED_CAPACITY
     return sizes
@@ -1239,7 +1217,7 @@ def test_maps_stay_bounded_over_1000_recommits(make, clock):
             # Most old jobs stop as asked; every third JobSet ignores the stop
             # and falls silent: an orphan until forgotten 12 s later.
             beat_all(orch, clock, previous.job_number, JobState.stopped)
-        number = orch.commit_workflow(DETECTOR)
+        number = orch.commit_workflow(DETECTOR, actor=OPERATOR)
         orch.tick()
         sizes = _assert_bounded(orch, held_jobs=4 + 4 + 4 * 5)
         most = {key: max(most[key], value) for key, value in sizes.items()}
@@ -1256,7 +1234,7 @@ def test_maps_stay_bounded_over_1000_recommits(make, clock):
 def test_maps_stay_bounded_over_1000_recommits_without_time_or_heartbeats(orch):
     stage(orch)
     for _ in range(1000):
-        orch.commit_workflow(DETECTOR)
+        orch.commit_workflow(DETECTOR, actor=OPERATOR)
     sizes = _assert_bounded(orch, held_jobs=8)
     assert sizes["orphan_sets"] == 0
 
@@ -1264,7 +1242,7 @@ def test_maps_stay_bounded_over_1000_recommits_without_time_or_heartbeats(orch):
 def test_maps_stay_bounded_when_no_job_ever_stops(orch, clock):
     stage(orch)
     for _ in range(1000):
-        number = orch.commit_workflow(DETECTOR)
+        number = orch.commit_workflow(DETECTOR, actor=OPERATOR)
         beat_all(orch, clock, number)
     sizes = _assert_bounded(orch, held_jobs=4 * (2 + MAX_ORPHAN_SETS))
     assert sizes["orphan_sets"] == MAX_ORPHAN_SETS
@@ -1302,7 +1280,7 @@ def test_readers_on_other_threads_see_consistent_snapshots_while_heartbeats_arri
                 beat_all(orch, clock, numbers[-1], warning=f"tick {i}")
                 beat(orch, clock, MANTLE, uuid.uuid4())
             if i % 50 == 0:
-                numbers.append(orch.commit_workflow(DETECTOR))
+                numbers.append(orch.commit_workflow(DETECTOR, actor=OPERATOR))
             orch.tick()
     finally:
         done.set()
@@ -1323,11 +1301,11 @@ class _NoScanDict(dict):
 def test_status_updated_looks_jobs_up_by_full_id_and_never_scans(orch, clock):
     current = commit(orch)
     beat_all(orch, clock, current)
-    previous, current = current, orch.commit_workflow(DETECTOR)
+    previous, current = current, orch.commit_workflow(DETECTOR, actor=OPERATOR)
     stranger = uuid.uuid4()
     beat(orch, clock, MANTLE, stranger)
-    orch._states = _NoScanDict(orch._states)
-    orch._index = _NoScanDict(orch._index)
+    orch._states = orch._heartbeats._states = _NoScanDict(orch._states)
+    orch._index.entries = _NoScanDict(orch._index.entries)
 
     beat(orch, clock, MANTLE, current, JobState.scheduled)
     beat(orch, clock, MANTLE, previous, JobState.stopped)
@@ -1342,25 +1320,31 @@ def test_status_updated_looks_jobs_up_by_full_id_and_never_scans(orch, clock):
 
 
 def test_workflow_versions_param_is_a_read_only_mapping(orch):
-    orch.stage_config(DETECTOR, MANTLE, {})
+    orch.stage_config(DETECTOR, MANTLE, {}, actor=OPERATOR)
     versions = orch.workflow_versions
     with pytest.raises(TypeError):
         versions[DETECTOR] = 0
-    orch.stage_config(DETECTOR, BACKWARD, {})
+    orch.stage_config(DETECTOR, BACKWARD, {}, actor=OPERATOR)
     assert versions[DETECTOR] == 1  # the old mapping was replaced, not mutated
     assert orch.workflow_versions[DETECTOR] == 2
 
 
 def test_commit_takes_job_numbers_from_the_injected_factory():
     numbers = iter([uuid.UUID(int=1), uuid.UUID(int=2)])
-    catalogue = WorkflowCatalogue.default("dream")
+    catalogue = shipped_catalogue("dream")
     spec = catalogue.workflows[0]
     orchestrator = JobOrchestrator(
         catalogue,
-        InMemoryCommandSink(),
+        CommandDispatcher(InMemoryCommandSink()),
         ManualClock(),
         new_job_number=lambda: next(numbers),
     )
-    orchestrator.stage_config(spec.workflow_id, spec.source_names[0], {})
-    assert orchestrator.commit_workflow(spec.workflow_id) == uuid.UUID(int=1)
-    assert orchestrator.commit_workflow(spec.workflow_id) == uuid.UUID(int=2)
+    orchestrator.stage_config(
+        spec.workflow_id, spec.source_names[0], {}, actor=OPERATOR
+    )
+    assert orchestrator.commit_workflow(spec.workflow_id, actor=OPERATOR) == uuid.UUID(
+        int=1
+    )
+    assert orchestrator.commit_workflow(spec.workflow_id, actor=OPERATOR) == uuid.UUID(
+        int=2
+    )

@@ -15,28 +15,27 @@ from pathlib import Path
 
 import pytest
 
-from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
-from jobdash.domain.commands import (
-    Acknowledgement,
-    Command,
-    JobAction,
-    JobCommand,
-    WorkflowConfigCommand,
-)
-from jobdash.services.access import (
+from jobdash.domain import JobId, JobState, JobStatus, WorkflowId
+from jobdash.domain.access import (
     AccessPolicy,
     Actor,
     PermissionDeniedError,
     ReadOnlyError,
     Role,
 )
+from jobdash.domain.commands import (
+    Acknowledgement,
+    JobAction,
+    JobCommand,
+    WorkflowConfigCommand,
+)
 from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.config_store import ConfigStore
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.command_sink import CommandSendError, InMemoryCommandSink
+from jobdash.services.workflow_state import SourceConfig
+from jobdash.testing.sinks import RefusingSink
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 UNCATALOGUED = WorkflowId("dream", "no_such_workflow", 1)
@@ -50,34 +49,6 @@ MANTLE = BANKS[0]
 ALICE = Actor("alice", Role.viewer)
 OLGA = Actor("olga", Role.operator)
 CONTEXT = ("user", "role", "action", "workflow", "job")
-
-
-class RefusingSink(InMemoryCommandSink):
-    """Refuses commands for the given source names, takes the rest."""
-
-    def __init__(self, *refused: str) -> None:
-        super().__init__()
-        self.refused = set(refused)
-
-    def send(self, command: Command) -> None:
-        if command.job_id is not None and command.job_id.source_name in self.refused:
-            raise CommandSendError("broker unreachable")
-        super().send(command)
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> WorkflowCatalogue:
-    return WorkflowCatalogue.default("dream")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def sink() -> InMemoryCommandSink:
-    return InMemoryCommandSink()
 
 
 @pytest.fixture
@@ -100,16 +71,6 @@ def tracker(clock, notifications, audit) -> PendingCommandTracker:
     return PendingCommandTracker(clock, notifications, audit=audit)
 
 
-@pytest.fixture
-def make(catalogue, sink, clock, tracker, audit):
-    def make(**kwargs) -> JobOrchestrator:
-        kwargs.setdefault("tracker", tracker)
-        kwargs.setdefault("audit", audit)
-        return JobOrchestrator(catalogue, kwargs.pop("sink", sink), clock, **kwargs)
-
-    return make
-
-
 def audit_lines(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -121,9 +82,9 @@ def context(line: dict) -> tuple:
 
 
 def commit(orch: JobOrchestrator, *, actor: Actor = OLGA) -> uuid.UUID:
-    for source in BANKS:
-        orch.stage_config(DETECTOR, source, {}, actor=actor)
-    return orch.commit_workflow(DETECTOR, actor=actor)
+    """Stage every bank and commit, in one call: one audit line per start."""
+    draft = dict.fromkeys(BANKS, SourceConfig())
+    return orch.commit_workflow(DETECTOR, actor=actor, draft=draft)
 
 
 def beat(orch, clock, number, source=MANTLE, state=JobState.active) -> None:
@@ -243,14 +204,13 @@ READ_ONLY_ACTIONS = [
 ]
 
 
-@pytest.mark.parametrize("actor", [OLGA, Actor.system(), ALICE], ids=lambda a: a.name)
+@pytest.mark.parametrize("actor", [OLGA, ALICE], ids=lambda a: a.name)
 def test_a_read_only_policy_refuses_everyone(make, clock, sink, audit_path, actor):
     writer = make()
     number = commit(writer)
     sink.clear()
     orch = make(policy=AccessPolicy(read_only=True))
     beat(orch, clock, number)  # watching still works
-    assert orch.read_only
     version = orch.version
     for act in READ_ONLY_ACTIONS:
         with pytest.raises(ReadOnlyError, match=f"read-only dashboard: '{actor.name}'"):
@@ -267,13 +227,23 @@ def test_a_read_only_policy_refuses_everyone(make, clock, sink, audit_path, acto
 # --- audit of what was sent ----------------------------------------------------------
 
 
-def test_staging_is_not_audited_only_its_refusals_are(make, audit_path):
+def test_staging_is_audited_as_done_without_a_message_id(make, sink, audit_path):
     orch = make()
     orch.stage_config(DETECTOR, MANTLE, {}, actor=OLGA)
     orch.unstage_config(DETECTOR, MANTLE, actor=OLGA)
     orch.stage_config(DETECTOR, MANTLE, {}, actor=OLGA)
     orch.clear_staged_configs(DETECTOR, actor=OLGA)
-    assert audit_lines(audit_path) == []
+    lines = audit_lines(audit_path)
+    assert [(line["action"], line["outcome"]) for line in lines] == [
+        ("stage_config", "done"),
+        ("unstage_config", "done"),
+        ("stage_config", "done"),
+        ("clear_staged_configs", "done"),
+    ]
+    assert {(line["user"], line["workflow"], line["message_id"]) for line in lines} == {
+        ("olga", str(DETECTOR), None)
+    }
+    assert sink.sent == []
 
 
 def test_a_commit_audits_each_stop_of_the_running_set_and_each_start(
@@ -338,14 +308,33 @@ def test_an_operators_commands_are_audited_with_user_action_workflow_job_and_id(
     ]
 
 
-def test_callers_without_an_actor_act_as_the_system(make, audit_path):
+ACTIONS_WITHOUT_ACTOR = [
+    lambda orch, job: orch.stage_config(DETECTOR, MANTLE, {}),
+    lambda orch, job: orch.unstage_config(DETECTOR, MANTLE),
+    lambda orch, job: orch.clear_staged_configs(DETECTOR),
+    lambda orch, job: orch.commit_workflow(DETECTOR),
+    lambda orch, job: orch.stop_workflow(DETECTOR),
+    lambda orch, job: orch.reset_workflow(DETECTOR),
+    lambda orch, job: orch.stop_job(job),
+]
+
+
+@pytest.mark.parametrize("act", ACTIONS_WITHOUT_ACTOR)
+def test_an_action_without_an_actor_is_refused_before_anything_happens(
+    make, clock, sink, audit_path, act
+):
+    # Fail closed: there is no default actor (there was an operator "system"
+    # one, so an unnamed call acted with full rights).
     orch = make()
-    for source in BANKS:
-        orch.stage_config(DETECTOR, source, {})
-    orch.commit_workflow(DETECTOR)
-    lines = audit_lines(audit_path)
-    assert len(lines) == len(BANKS)
-    assert {(line["user"], line["role"]) for line in lines} == {("system", "operator")}
+    number = commit(orch)
+    beat(orch, clock, number)
+    sink.clear()
+    lines, version = len(audit_lines(audit_path)), orch.version
+    with pytest.raises(TypeError, match="actor"):
+        act(orch, JobId(MANTLE, number))
+    assert sink.sent == []
+    assert orch.version == version
+    assert len(audit_lines(audit_path)) == lines
 
 
 def test_a_send_failure_is_audited_once_as_send_failed(make, notifications, audit_path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain import JobId, JobState, JobStatus, ManualClock
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLevel, NotificationLog
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.testing.actors import OPERATOR
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -18,19 +20,24 @@ TRACEBACK = (
 def running_orchestrator() -> tuple[JobOrchestrator, NotificationLog, JobId]:
     clock = ManualClock()
     notifications = NotificationLog(clock)
-    catalogue = WorkflowCatalogue.default("dream")
+    catalogue = shipped_catalogue("dream")
     spec = catalogue.workflows[1]  # Beam monitors
     orchestrator = JobOrchestrator(
-        catalogue, InMemoryCommandSink(), clock, notifications=notifications
+        catalogue,
+        CommandDispatcher(InMemoryCommandSink()),
+        clock,
+        notifications=notifications,
     )
-    orchestrator.stage_config(spec.workflow_id, spec.source_names[0], {})
-    number = orchestrator.commit_workflow(spec.workflow_id)
+    orchestrator.stage_config(
+        spec.workflow_id, spec.source_names[0], {}, actor=OPERATOR
+    )
+    number = orchestrator.commit_workflow(spec.workflow_id, actor=OPERATOR)
     return orchestrator, notifications, JobId(spec.source_names[0], number)
 
 
 def heartbeat(job_id: JobId, timestamp: int, error: str | None) -> JobStatus:
     state = JobState.error if error else JobState.active
-    workflow_id = WorkflowCatalogue.default("dream").workflows[1].workflow_id
+    workflow_id = shipped_catalogue("dream").workflows[1].workflow_id
     return JobStatus(
         job_id, workflow_id, state, error_message=error, timestamp=timestamp
     )

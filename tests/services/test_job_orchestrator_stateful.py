@@ -37,21 +37,21 @@ from hypothesis.stateful import (
     rule,
 )
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
 from jobdash.domain.commands import JobAction, JobCommand, WorkflowConfigCommand
 from jobdash.domain.workflow_status import JobCondition, aggregate_status
-from jobdash.services.job_orchestrator import (
-    FINISHED_CAPACITY,
-    MAX_ORPHAN_SETS,
-    JobOrchestrator,
-)
+from jobdash.services.command_dispatcher import CommandDispatcher
+from jobdash.services.job_index import FINISHED_CAPACITY
+from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.snapshots import JobSnapshot, WorkflowSnapshot
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.services.workflow_state import MAX_ORPHAN_SETS
+from jobdash.testing.actors import OPERATOR
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 pytestmark = pytest.mark.slow
 
-CATALOGUE = WorkflowCatalogue.default("dream")
+CATALOGUE = shipped_catalogue("dream")
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 MONITORS = WorkflowId("dream", "monitor_histogram", 1)
 WORKFLOWS = (DETECTOR, MONITORS)
@@ -89,7 +89,7 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
         numbers = (uuid.UUID(int=n) for n in itertools.count(1))
         self.orch = JobOrchestrator(
             CATALOGUE,
-            self.sink,
+            CommandDispatcher(self.sink),
             self.clock,
             stale_after=STALE_AFTER,
             forget_after=FORGET_AFTER,
@@ -164,7 +164,7 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
 
     @initialize()
     def stage_something(self) -> None:
-        self.orch.stage_config(DETECTOR, sources_of(DETECTOR)[0], {})
+        self.orch.stage_config(DETECTOR, sources_of(DETECTOR)[0], {}, actor=OPERATOR)
 
     @rule(
         workflow=st.sampled_from(WORKFLOWS),
@@ -173,11 +173,13 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
     def stage(self, workflow: WorkflowId, picks: list[int]) -> None:
         sources = sources_of(workflow)
         for pick in picks:
-            self.orch.stage_config(workflow, sources[pick % len(sources)], {})
+            self.orch.stage_config(
+                workflow, sources[pick % len(sources)], {}, actor=OPERATOR
+            )
 
     @rule(workflow=st.sampled_from(WORKFLOWS))
     def clear_staged(self, workflow: WorkflowId) -> None:
-        self.orch.clear_staged_configs(workflow)
+        self.orch.clear_staged_configs(workflow, actor=OPERATOR)
 
     @rule(workflow=st.sampled_from(WORKFLOWS))
     def commit(self, workflow: WorkflowId) -> None:
@@ -186,9 +188,9 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
         sent = len(self.sink.sent)
         if not before.staged_jobs:
             with pytest.raises(ValueError, match="nothing is staged"):
-                self.orch.commit_workflow(workflow)
+                self.orch.commit_workflow(workflow, actor=OPERATOR)
             return
-        number = self.orch.commit_workflow(workflow)
+        number = self.orch.commit_workflow(workflow, actor=OPERATOR)
         after = self.orch.get_workflow_state(workflow)
         assert after.current is not None
         assert after.current.job_number == number
@@ -212,20 +214,20 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
 
     @rule(workflow=st.sampled_from(WORKFLOWS))
     def stop(self, workflow: WorkflowId) -> None:
-        self.orch.stop_workflow(workflow)
+        self.orch.stop_workflow(workflow, actor=OPERATOR)
         state = self.orch.get_workflow_state(workflow)
         if state.current is not None:
             assert state.current.stop_requested
 
     @rule(workflow=st.sampled_from(WORKFLOWS))
     def reset(self, workflow: WorkflowId) -> None:
-        self.orch.reset_workflow(workflow)
+        self.orch.reset_workflow(workflow, actor=OPERATOR)
 
     @rule(data=st.data())
     def stop_an_orphan(self, data: st.DataObject) -> None:
         orphans = [j for s in self.orch.snapshots() for j in s.orphans]
         if orphans:
-            self.orch.stop_job(data.draw(st.sampled_from(orphans)))
+            self.orch.stop_job(data.draw(st.sampled_from(orphans)), actor=OPERATOR)
 
     # --- backends -------------------------------------------------------------
 
@@ -348,7 +350,7 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
                     else:
                         assert now - job.last_seen <= forget_ns
         with self.orch._lock:
-            finished = list(self.orch._finished.values())
+            finished = list(self.orch._index.finished.values())
         assert all(now - dropped <= forget_ns for _, dropped in finished)
 
     # --- invariants ---------------------------------------------------------
@@ -414,13 +416,13 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
                             job_set,
                             job,
                         )
-            assert held.keys() == orch._index.keys()
-            for job_id, (workflow, job_set, job) in orch._index.items():
+            assert held.keys() == orch._index.entries.keys()
+            for job_id, (workflow, job_set, job) in orch._index.entries.items():
                 expected = held[job_id]
                 assert workflow == expected[0]
                 assert job_set is expected[1]
                 assert job is expected[2]
-            assert orch._stale <= orch._index.keys()
+            assert orch._index.stale <= orch._index.entries.keys()
 
     @invariant()
     def nothing_grows_without_bound(self) -> None:
@@ -430,8 +432,8 @@ class JobOrchestratorMachine(RuleBasedStateMachine):
             assert orch._states.keys() == set(CATALOGUE.workflow_ids)
             assert orch._versions.keys() == set(CATALOGUE.workflow_ids)
             assert orch._dirty_workflows <= orch._states.keys()
-            assert len(orch._persisted) <= catalogue_size
-            assert len(orch._finished) <= FINISHED_CAPACITY
+            assert len(orch._persistence._persisted) <= catalogue_size
+            assert len(orch._index.finished) <= FINISHED_CAPACITY
             for workflow, state in orch._states.items():
                 assert len(state.orphans) <= MAX_ORPHAN_SETS
                 slots = len(sources_of(workflow)) + 1 if workflow in WORKFLOWS else 0

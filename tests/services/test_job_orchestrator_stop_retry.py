@@ -8,19 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
+from jobdash.domain.access import Actor, Role
 from jobdash.domain.commands import JobAction, JobCommand
-from jobdash.services.access import Actor, Role
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.services.audit_log import AuditLog
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
-from jobdash.services.job_orchestrator import (
-    MAX_STOP_RETRIES,
-    STOP_RETRY_ACTION,
-    JobOrchestrator,
-)
+from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLevel, NotificationLog
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.services.stop_retries import MAX_STOP_RETRIES, STOP_RETRY_ACTION
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 BANKS = (
@@ -35,7 +34,7 @@ OLGA = Actor("olga", Role.operator)
 
 @pytest.fixture(scope="module")
 def catalogue() -> WorkflowCatalogue:
-    return WorkflowCatalogue.default("dream")
+    return shipped_catalogue("dream")
 
 
 @pytest.fixture
@@ -72,10 +71,8 @@ def tracker(clock, notifications, audit) -> PendingCommandTracker:
 def orch(catalogue, sink, clock, notifications, tracker, audit) -> JobOrchestrator:
     return JobOrchestrator(
         catalogue,
-        sink,
+        CommandDispatcher(sink, tracker=tracker, audit=audit),
         clock,
-        tracker=tracker,
-        audit=audit,
         notifications=notifications,
     )
 
@@ -144,7 +141,7 @@ def test_no_stop_is_re_sent_once_the_job_reports_stopped(orch, clock, sink):
     beat(orch, clock, number, state=JobState.stopped)
     run(orch, clock, 120.0, number, sources=())
     assert len(stops(sink)) == 1
-    assert orch._stop_requests == {}
+    assert len(orch._stop_retries) == 0
 
 
 def test_a_stale_job_gets_no_re_sent_stop_and_stays_stale(orch, clock, sink):
@@ -255,16 +252,16 @@ def test_after_the_last_retry_the_operator_is_warned_once(
         f"mantle_detector of Detector view still runs after {MAX_STOP_RETRIES}"
     )
     assert orch.counters()["stop_retries_exhausted"] == 1
-    assert orch._stop_requests == {}
+    assert len(orch._stop_retries) == 0
 
 
 def test_asking_again_restarts_the_retry_count(orch, clock, sink):
     number = running_job(orch, clock)
     orch.stop_workflow(DETECTOR, actor=OLGA)
     run(orch, clock, 60.0, number)
-    assert orch._stop_requests[JobId(MANTLE, number)].retries == 2
+    assert orch._stop_retries.retries_of(JobId(MANTLE, number)) == 2
     orch.stop_workflow(DETECTOR, actor=OLGA)
-    assert orch._stop_requests[JobId(MANTLE, number)].retries == 0
+    assert orch._stop_retries.retries_of(JobId(MANTLE, number)) == 0
 
 
 def test_stop_requests_leave_with_their_jobs(orch, clock, sink):
@@ -273,17 +270,21 @@ def test_stop_requests_leave_with_their_jobs(orch, clock, sink):
         orch.commit_workflow(DETECTOR, actor=OLGA)  # stops old
         beat(orch, clock, old, state=JobState.stopped)
     orch.tick()
-    assert len(orch._stop_requests) <= len(orch._index)
-    assert len(orch._stop_requests) == 0
+    assert len(orch._stop_retries) <= len(orch._index)
+    assert len(orch._stop_retries) == 0
 
 
 def test_a_nonpositive_retry_interval_is_refused(catalogue, sink, clock):
     with pytest.raises(ValueError, match="stop_retry_interval"):
-        JobOrchestrator(catalogue, sink, clock, stop_retry_interval=0)
+        JobOrchestrator(
+            catalogue, CommandDispatcher(sink), clock, stop_retry_interval=0
+        )
 
 
 def test_retry_interval_is_a_constructor_argument(catalogue, sink, clock):
-    orch = JobOrchestrator(catalogue, sink, clock, stop_retry_interval=5.0)
+    orch = JobOrchestrator(
+        catalogue, CommandDispatcher(sink), clock, stop_retry_interval=5.0
+    )
     number = running_job(orch, clock)
     orch.stop_workflow(DETECTOR, actor=OLGA)
     run(orch, clock, 5.0, number)

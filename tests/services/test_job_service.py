@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import inspect
+import json
 import threading
 import uuid
 from dataclasses import FrozenInstanceError
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +17,12 @@ from jobdash.domain import (
     ManualClock,
     WorkflowId,
 )
+from jobdash.domain.access import AccessPolicy, PermissionDeniedError, ReadOnlyError
+from jobdash.services.action_guard import ActionGuard
+from jobdash.services.audit_log import AuditLog
 from jobdash.services.data_service import DataService
 from jobdash.services.job_service import JobRow, JobService
+from jobdash.testing.actors import OPERATOR, VIEWER
 
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
 SECOND = 1_000_000_000
@@ -146,7 +153,7 @@ def test_get_stale_jobs_lists_only_the_stale_jobs(service, clock):
 
 def test_remove_job_forgets_it(service):
     service.status_updated(heartbeat(job()))
-    service.remove_job(job())
+    service.remove_job(job(), actor=OPERATOR)
     assert service.get_job_status(job()) is None
     assert service.job_statuses == {}
     assert service.snapshot().rows == ()
@@ -154,7 +161,7 @@ def test_remove_job_forgets_it(service):
 
 def test_removed_job_does_not_come_back_on_late_heartbeat(service, clock):
     service.status_updated(heartbeat(job(), timestamp=1))
-    service.remove_job(job())
+    service.remove_job(job(), actor=OPERATOR)
     clock.advance(1)
     service.status_updated(heartbeat(job(), timestamp=2))
     assert service.get_job_status(job()) is None
@@ -162,13 +169,13 @@ def test_removed_job_does_not_come_back_on_late_heartbeat(service, clock):
 
 
 def test_removing_a_job_not_yet_heard_from_still_filters_it(service):
-    service.remove_job(job())
+    service.remove_job(job(), actor=OPERATOR)
     service.status_updated(heartbeat(job()))
     assert service.job_statuses == {}
 
 
 def test_removal_does_not_affect_other_jobs_of_the_same_source(service):
-    service.remove_job(job(number=1))
+    service.remove_job(job(number=1), actor=OPERATOR)
     service.status_updated(heartbeat(job(number=2)))
     assert set(service.job_statuses) == {job(number=2)}
 
@@ -176,7 +183,7 @@ def test_removal_does_not_affect_other_jobs_of_the_same_source(service):
 def test_removed_filter_is_bounded(clock):
     service = JobService(clock, removed_capacity=3)
     for number in range(1, 5):
-        service.remove_job(job(number=number))
+        service.remove_job(job(number=number), actor=OPERATOR)
     # The oldest removal was evicted: its heartbeats are accepted again.
     assert not service.is_removed(job(number=1))
     assert all(service.is_removed(job(number=n)) for n in (2, 3, 4))
@@ -187,19 +194,19 @@ def test_removed_filter_is_bounded(clock):
 
 def test_removing_again_refreshes_a_removal_in_the_filter(clock):
     service = JobService(clock, removed_capacity=2)
-    service.remove_job(job(number=1))
-    service.remove_job(job(number=2))
-    service.remove_job(job(number=1))
-    service.remove_job(job(number=3))
+    service.remove_job(job(number=1), actor=OPERATOR)
+    service.remove_job(job(number=2), actor=OPERATOR)
+    service.remove_job(job(number=1), actor=OPERATOR)
+    service.remove_job(job(number=3), actor=OPERATOR)
     assert service.is_removed(job(number=1))
     assert not service.is_removed(job(number=2))
 
 
 def test_remove_bumps_version_only_if_the_job_was_shown(service):
-    service.remove_job(job())
+    service.remove_job(job(), actor=OPERATOR)
     assert service.version == 0
     service.status_updated(heartbeat(job(number=2)))
-    service.remove_job(job(number=2))
+    service.remove_job(job(number=2), actor=OPERATOR)
     assert service.version == 2
 
 
@@ -272,12 +279,12 @@ def test_nested_batches_bump_once_at_the_outermost_exit(service):
         with service.batch_updates():
             service.status_updated(heartbeat(job()))
         assert service.version == 0
-        service.remove_job(job())
+        service.remove_job(job(), actor=OPERATOR)
     assert service.version == 1
 
 
 def test_batch_without_changes_does_not_bump(service):
-    service.remove_job(job())
+    service.remove_job(job(), actor=OPERATOR)
     with service.batch_updates():
         service.status_updated(heartbeat(job()))  # removed: ignored
     assert service.version == 0
@@ -333,7 +340,7 @@ def test_display_version_moves_only_when_a_table_would_show_something_new(
     step(lambda: clock.advance(7) or service.tick())  # goes stale
     step(service.tick)  # still stale
     step(lambda: service.status_updated(heartbeat(job(), JobState.error)))  # back
-    step(lambda: service.remove_job(job()))
+    step(lambda: service.remove_job(job(), actor=OPERATOR))
     assert versions == [1, 1, 2, 2, 3, 4, 4, 5, 6]
     assert service.version > versions[-1]  # every change, heartbeats included
     assert service.snapshot().display_version == 6
@@ -395,7 +402,7 @@ def test_readers_never_fail_while_the_writer_adds_and_removes_jobs(service):
                         heartbeat(job(number=number), timestamp=number)
                     )
                     if number % 7 == 0:
-                        service.remove_job(job(number=number - 3))
+                        service.remove_job(job(number=number - 3), actor=OPERATOR)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -414,3 +421,62 @@ def test_readers_never_fail_while_the_writer_adds_and_removes_jobs(service):
         writer.join(timeout=10)
     assert not writer.is_alive()
     assert errors == []
+
+
+# --- removal is an operator action ------------------------------------------------
+
+
+@pytest.fixture
+def audited(clock, tmp_path) -> tuple[JobService, Path]:
+    path = tmp_path / "audit.jsonl"
+    guard = ActionGuard(AccessPolicy(), AuditLog(path, clock))
+    return JobService(clock, stale_after=6.0, guard=guard), path
+
+
+def audit_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_viewer_may_not_remove_a_job_and_the_refusal_is_audited(audited):
+    service, path = audited
+    service.status_updated(heartbeat(job(), JobState.stopped))
+    with pytest.raises(PermissionDeniedError, match="viewer 'test-viewer'"):
+        service.remove_job(job(), actor=VIEWER)
+    assert service.get_job_status(job()) is not None
+    assert not service.is_removed(job())
+    (line,) = audit_lines(path)
+    assert {k: line[k] for k in ("user", "action", "workflow", "job", "outcome")} == {
+        "user": "test-viewer",
+        "action": "remove_job",
+        "workflow": str(WORKFLOW),
+        "job": str(job()),
+        "outcome": "refused",
+    }
+
+
+def test_a_read_only_policy_refuses_a_removal_by_an_operator(clock):
+    service = JobService(clock, guard=ActionGuard(AccessPolicy(read_only=True)))
+    service.status_updated(heartbeat(job(), JobState.stopped))
+    with pytest.raises(ReadOnlyError):
+        service.remove_job(job(), actor=OPERATOR)
+    assert service.get_job_status(job()) is not None
+
+
+def test_an_operators_removal_is_audited_as_done(audited):
+    service, path = audited
+    service.status_updated(heartbeat(job(), JobState.stopped))
+    service.remove_job(job(), actor=OPERATOR)
+    (line,) = audit_lines(path)
+    assert (line["user"], line["action"], line["outcome"], line["message_id"]) == (
+        "test-operator",
+        "remove_job",
+        "done",
+        None,
+    )
+
+
+def test_removal_names_its_actor():
+    assert (
+        inspect.signature(JobService.remove_job).parameters["actor"].default
+        is inspect.Parameter.empty
+    )

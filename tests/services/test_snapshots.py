@@ -3,7 +3,9 @@ import uuid
 
 import pytest
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain import JobId, JobState, JobStatus, WorkflowAggregate, WorkflowId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.services.snapshots import (
     JobSetSnapshot,
     JobSnapshot,
@@ -12,7 +14,6 @@ from jobdash.services.snapshots import (
     build_workflow_snapshot,
     jobset_aggregate,
 )
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.services.workflow_state import JobConfig, JobSet, WorkflowState
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
@@ -25,7 +26,7 @@ A = WorkflowAggregate
 
 @pytest.fixture(scope="module")
 def spec():
-    return WorkflowCatalogue.default("dream")[DETECTOR]
+    return shipped_catalogue("dream")[DETECTOR]
 
 
 def job(number, state, *, source="mantle_detector", seen=NOW, params=None, **kw):

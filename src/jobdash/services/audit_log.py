@@ -8,8 +8,10 @@ One JSON object per line (JSON Lines), appended to a file an administrator can
      "job": "mantle_detector/6f1c…", "message_id": "0b7e…", "outcome": "sent"}
 
 A line is written when a command is sent (``sent``), when the transport
-refuses it (``send_failed: <reason>``) and when an action is refused before
-anything is sent (``refused``, without ``message_id``). What becomes of a sent
+refuses it (``send_failed: <reason>``), when an action is refused before
+anything is sent (``refused``, without ``message_id``), and when an action that
+sends nothing (staging, removing a job from the view) is done (``done``,
+without ``message_id``). What becomes of a sent
 command is appended later, on a line with the same ``message_id``:
 ``acknowledged``, ``failed: <backend message>`` or ``no_response``
 (``PendingCommandTracker`` reports these). Those later lines repeat the user,
@@ -37,10 +39,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
+from jobdash.domain.access import Actor
 from jobdash.domain.clock import Clock
 from jobdash.domain.commands import Command, JobCommand
 from jobdash.domain.ids import JobId, WorkflowId
-from jobdash.services.access import Actor
 
 __all__ = ["DEFAULT_MAX_BYTES", "AuditLog", "AuditOutcome"]
 
@@ -54,6 +56,7 @@ class AuditOutcome(StrEnum):
     """What happened to an action; written as ``<outcome>`` or ``<outcome>: <detail>``."""
 
     sent = "sent"
+    done = "done"
     refused = "refused"
     send_failed = "send_failed"
     acknowledged = "acknowledged"
@@ -171,7 +174,33 @@ class AuditLog:
         workflow: WorkflowId | None = None,
         job: JobId | None = None,
     ) -> None:
-        """Record an action refused before any command existed."""
+        """Record an action refused before anything changed or was sent."""
+        self._local(actor, action, AuditOutcome.refused, workflow, job)
+
+    def done(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        workflow: WorkflowId | None = None,
+        job: JobId | None = None,
+    ) -> None:
+        """Record an action that changed the dashboard and sent nothing.
+
+        Staging a config, removing a job from the view: they change what the
+        next commit starts or what every session shows, so who did them is
+        recorded like a command, without a ``message_id``.
+        """
+        self._local(actor, action, AuditOutcome.done, workflow, job)
+
+    def _local(
+        self,
+        actor: Actor,
+        action: str,
+        outcome: AuditOutcome,
+        workflow: WorkflowId | None,
+        job: JobId | None,
+    ) -> None:
         context = _Context(
             actor.name,
             actor.role.value,
@@ -179,7 +208,7 @@ class AuditLog:
             None if workflow is None else str(workflow),
             None if job is None else str(job),
         )
-        self._write(context, None, AuditOutcome.refused.value)
+        self._write(context, None, outcome.value)
 
     def outcome(
         self,

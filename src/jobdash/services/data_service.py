@@ -20,7 +20,7 @@ class ReceivedResult(NamedTuple):
 class DataService(VersionedModel):
     """Keeps, per ``(job_id, output_name)``, the latest result and its receipt time.
 
-    Fed by the ingestion thread (``Orchestrator.forward`` on the data stream).
+    Fed by the ingestion thread (``MessagePump.forward`` on the data stream).
     Memory is bounded: the results of a job that published nothing for
     ``retention`` seconds are dropped by :meth:`tick`.
 

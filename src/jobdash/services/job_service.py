@@ -11,9 +11,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from jobdash.domain.access import AccessPolicy, Actor
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_status import JobStatus
+from jobdash.services.action_guard import ActionGuard
 from jobdash.services.data_service import DataService
 from jobdash.services.versioned import VersionedModel
 
@@ -90,6 +92,9 @@ class JobService(VersionedModel):
         If set, seconds without a heartbeat after which :meth:`tick` forgets a
         job (it reappears if heard from again). ``None`` keeps jobs until the
         operator removes them, as the legacy view always did.
+    guard
+        Decides who may remove jobs and records it; by default any operator
+        actor may, unaudited.
     """
 
     def __init__(
@@ -100,6 +105,7 @@ class JobService(VersionedModel):
         data_service: DataService | None = None,
         removed_capacity: int = 10_000,
         retention: float | None = None,
+        guard: ActionGuard | None = None,
     ) -> None:
         if stale_after <= 0:
             raise ValueError(f"stale_after must be positive, got {stale_after}")
@@ -116,6 +122,7 @@ class JobService(VersionedModel):
         self._stale_ns = round(stale_after * 1e9)
         self._retention_ns = None if retention is None else round(retention * 1e9)
         self._data_service = data_service
+        self._guard = guard if guard is not None else ActionGuard(AccessPolicy())
         self._removed_capacity = removed_capacity
         # In the order jobs were first heard from (updates keep their place).
         self._entries: dict[JobId, _Entry] = {}
@@ -182,12 +189,25 @@ class JobService(VersionedModel):
 
     # --- actions (UI threads) ----------------------------------------------
 
-    def remove_job(self, job_id: JobId) -> None:
+    def remove_job(self, job_id: JobId, *, actor: Actor) -> None:
         """Forget ``job_id`` and ignore its later heartbeats.
 
-        Purely local (nothing is sent). The id is remembered among the last
+        Local to the dashboard (nothing is sent), but it changes what every
+        session shows, so it is an operator action: authorized and audited as
+        ``remove_job``. The id is remembered among the last
         ``removed_capacity`` removals; removing it again refreshes it.
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
         """
+        with self._lock:
+            entry = self._entries.get(job_id)
+        workflow = None if entry is None else entry.status.workflow_id
+        self._guard.authorize(
+            actor, "remove jobs", "remove_job", workflow=workflow, job=job_id
+        )
         with self._lock:
             was_shown = self._entries.pop(job_id, None) is not None
             self._removed[job_id] = None
@@ -197,6 +217,7 @@ class JobService(VersionedModel):
             if was_shown:
                 self._display_version += 1
                 self._mark_changed()
+        self._guard.done(actor, "remove_job", workflow=workflow, job=job_id)
 
     # --- readers (any thread) --------------------------------------------
 

@@ -22,12 +22,12 @@ from typing import Any, NamedTuple
 from jobdash.domain.ids import JobId, JobNumber, SourceName, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
+from jobdash.domain.workflow_catalogue import WorkflowSpec
 from jobdash.domain.workflow_status import (
     AggregateStatus,
     JobCondition,
     aggregate_status,
 )
-from jobdash.services.workflow_catalogue import WorkflowSpec
 from jobdash.services.workflow_state import JobConfig, JobSet, WorkflowState
 
 __all__ = [

@@ -6,6 +6,12 @@ orphans). They are mutable and internal to ``JobOrchestrator``, which owns
 them under its lock; anything handed to another thread is a :meth:`copy` or
 an immutable snapshot (``snapshots.py``).
 
+The JobSet transitions (retire the current set, keep or drop the previous
+one, orphan, prune, place an adopted set) are methods of
+:class:`WorkflowState`. Each returns the jobs it let go of (:data:`Dropped`),
+so the orchestrator can take them out of its index: a workflow's state never
+sees the index, the index never sees a transition's rules.
+
 Invariant the orchestrator keeps: the ``params`` and ``aux_source_names``
 dicts of a ``JobConfig`` are never mutated after construction, only replaced,
 so snapshots may wrap them in read-only proxies without copying.
@@ -14,6 +20,7 @@ so snapshots may wrap them in read-only proxies without copying.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +28,32 @@ from jobdash.domain.ids import JobId, JobNumber, SourceName
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 
-__all__ = ["JobConfig", "JobSet", "WorkflowState"]
+__all__ = [
+    "MAX_ORPHAN_SETS",
+    "Dropped",
+    "JobConfig",
+    "JobSet",
+    "SourceConfig",
+    "WorkflowState",
+]
+
+MAX_ORPHAN_SETS = 32
+"""Orphan JobSets kept per workflow; the least recently heard one goes first."""
+
+Dropped = list[tuple[JobId, "JobConfig"]]
+"""Jobs a transition let go of: no JobSet of the workflow holds them any more."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """What an operator asks one source's job to be started with.
+
+    The input of staging and of a commit with a draft; validated and
+    completed with defaults by the workflow's schema on the way in.
+    """
+
+    params: Mapping[str, Any] = field(default_factory=dict)
+    aux_source_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -135,6 +167,37 @@ class JobSet:
         ]
         return min(starts) if starts else None
 
+    def indexed_jobs(self) -> Dropped:
+        """Every job of the set with its full id."""
+        number = self.job_number
+        return [(JobId(source, number), job) for source, job in self.jobs.items()]
+
+    def last_heard(self) -> int:
+        """When any of its jobs was last heard from, else when it was retired."""
+        seen = [
+            job.last_seen for job in self.jobs.values() if job.last_seen is not None
+        ]
+        return max(seen, default=self.retired_at or 0)
+
+    def wound_down(self, now: int, stale_ns: int) -> bool:
+        """A retired set is done: every job stopped, stale, or never heard from
+        within ``stale_ns`` of retirement."""
+        retired_at = self.retired_at if self.retired_at is not None else now
+        for job in self.jobs.values():
+            if job.status is None:
+                if now - retired_at <= stale_ns:
+                    return False
+            elif job.status.state is not JobState.stopped and not job.is_stale(
+                now, stale_ns
+            ):
+                return False
+        return True
+
+    @property
+    def ours(self) -> bool:
+        """Committed here, or adopted with the config this dashboard persisted."""
+        return not self.adopted or self.config_known
+
     def copy(self) -> JobSet:
         """A deep copy: new ``JobConfig`` objects and dicts."""
         return JobSet(
@@ -181,3 +244,115 @@ class WorkflowState:
             {source: job.copy() for source, job in self.staged_jobs.items()},
             {number: orphan.copy() for number, orphan in self.orphans.items()},
         )
+
+    def set_with_number(self, number: JobNumber) -> JobSet | None:
+        """The current, previous or orphan JobSet with job number ``number``."""
+        for job_set in (self.current, self.previous):
+            if job_set is not None and job_set.job_number == number:
+                return job_set
+        return self.orphans.get(number)
+
+    # --- transitions -------------------------------------------------------
+
+    def retire_current(self, now: int) -> Dropped:
+        """Make room for a new current: current → previous, previous → orphans.
+
+        The older previous set's never-heard and stopped jobs go; its live
+        ones stay visible as orphans (a never-heard job that starts late is
+        adopted anyway). A current set that is all stopped is dropped rather
+        than kept winding down.
+        """
+        dropped: Dropped = []
+        older = self.previous
+        if older is not None:
+            self.previous = None
+            for source, job in list(older.jobs.items()):
+                if job.status is None or job.status.state is JobState.stopped:
+                    del older.jobs[source]
+                    dropped.append((JobId(source, older.job_number), job))
+            if older.jobs:
+                dropped += self.add_orphan(older, now)
+        current = self.current
+        if current is None:
+            return dropped
+        self.current = None
+        if current.all_stopped:
+            return dropped + current.indexed_jobs()
+        current.retired_at = now
+        current.stop_requested = True
+        self.previous = current
+        return dropped
+
+    def add_orphan(self, job_set: JobSet, now: int) -> Dropped:
+        """Keep ``job_set`` as an orphan; evict the least recently heard past
+        :data:`MAX_ORPHAN_SETS` (a live one comes back with its next heartbeat)."""
+        if job_set.retired_at is None:
+            job_set.retired_at = now
+        self.orphans[job_set.job_number] = job_set
+        dropped: Dropped = []
+        while len(self.orphans) > MAX_ORPHAN_SETS:
+            evicted = min(self.orphans.values(), key=JobSet.last_heard)
+            del self.orphans[evicted.job_number]
+            dropped += evicted.indexed_jobs()
+        return dropped
+
+    def prune_orphans(self, now: int, stale_ns: int, forget_ns: int) -> Dropped:
+        """Forget orphan jobs silent for ``forget_ns`` (never heard: ``stale_ns``
+        after retirement), and orphan sets left empty."""
+        dropped: Dropped = []
+        for number, orphan in list(self.orphans.items()):
+            retired_at = orphan.retired_at if orphan.retired_at is not None else now
+            for source, job in list(orphan.jobs.items()):
+                if job.last_seen is None:
+                    gone = now - retired_at > stale_ns
+                else:
+                    gone = now - job.last_seen > forget_ns
+                if gone:
+                    del orphan.jobs[source]
+                    dropped.append((JobId(source, number), job))
+            if not orphan.jobs:
+                del self.orphans[number]
+        return dropped
+
+    def drop_previous_if_wound_down(self, now: int, stale_ns: int) -> Dropped:
+        """Drop the previous JobSet once :meth:`JobSet.wound_down`."""
+        previous = self.previous
+        if previous is None or not previous.wound_down(now, stale_ns):
+            return []
+        self.previous = None
+        return previous.indexed_jobs()
+
+    def retired_job_stopped(
+        self, job_set: JobSet, job_id: JobId, now: int, stale_ns: int
+    ) -> Dropped:
+        """A job of the previous JobSet or of an orphan reported ``stopped``.
+
+        The previous set goes as a whole once wound down; an orphan's stopped
+        job goes at once (and the orphan set when it is empty).
+        """
+        if self.previous is job_set:
+            return self.drop_previous_if_wound_down(now, stale_ns)
+        job = job_set.jobs.pop(job_id.source_name)
+        if not job_set.jobs:
+            del self.orphans[job_set.job_number]
+        return [(job_id, job)]
+
+    def place_adopted(
+        self, new: JobSet, start_time: int | None, ours: bool, now: int
+    ) -> tuple[str, Dropped]:
+        """Place a JobSet found running under an unknown job number.
+
+        It becomes current when there is none (or only a stopped one), or
+        when the current set is foreign and the new one is ours or started
+        later; otherwise it is an orphan. Returns the role it got (for the
+        log) and the jobs let go of.
+        """
+        current = self.current
+        if current is None or current.all_stopped:
+            self.current = new
+            return "current", [] if current is None else current.indexed_jobs()
+        if not current.ours and (ours or (start_time or 0) > (current.started_at or 0)):
+            dropped = self.add_orphan(current, now)
+            self.current = new
+            return "current (the previous current is now an orphan)", dropped
+        return "an orphan", self.add_orphan(new, now)

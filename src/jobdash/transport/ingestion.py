@@ -46,7 +46,7 @@ _LOG_INTERVAL_S = 1.0
 
 
 class Router(Protocol):
-    """What the ingestion thread feeds: ``jobdash.services.orchestrator.Orchestrator``."""
+    """What the ingestion thread feeds: ``jobdash.services.message_pump.MessagePump``."""
 
     def forward(self, stream_id: StreamId, value: Any) -> None:
         """Hand one decoded value to its consumers."""
@@ -140,7 +140,7 @@ class IngestionThread:
         Where messages come from; started by :meth:`start`, stopped by
         :meth:`stop`.
     router
-        Where decoded messages go (the ``Orchestrator``).
+        Where decoded messages go (the ``MessagePump``).
     clock
         Decides when to tick, and stamps ``last_message_at``.
     poll_timeout

@@ -33,11 +33,11 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaException, Producer
 
 from jobdash.domain.clock import Clock
+from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import Command
 from jobdash.domain.streams import StreamId
 from jobdash.settings import Settings
 from jobdash.transport.codec import DecodeError, decode_command
-from jobdash.transport.command_sink import CommandSendError
 from jobdash.transport.kafka_config import (
     consumer_config,
     new_group_id,

@@ -30,10 +30,10 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
+from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import Command
 from jobdash.settings import Settings
 from jobdash.transport.codec import encode_command
-from jobdash.transport.command_sink import CommandSendError
 from jobdash.transport.kafka_config import producer_config
 from jobdash.transport.kafka_health import KafkaHealth
 
@@ -48,7 +48,7 @@ ProducerFactory = Callable[[dict[str, Any]], Any]
 
 
 class KafkaCommandSink:
-    """A :class:`~jobdash.transport.command_sink.CommandSink` writing Kafka.
+    """A :class:`~jobdash.domain.command_sink.CommandSink` writing Kafka.
 
     Parameters
     ----------

@@ -64,6 +64,7 @@ from functools import partial
 import numpy as np
 
 from jobdash.domain.clock import Clock
+from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import (
     Acknowledgement,
     Command,
@@ -76,7 +77,7 @@ from jobdash.domain.ids import JobId, JobNumber, SourceName, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 from jobdash.domain.streams import StreamId
-from jobdash.services.workflow_catalogue import (
+from jobdash.domain.workflow_catalogue import (
     ParameterError,
     WorkflowCatalogue,
     WorkflowSpec,
@@ -88,7 +89,6 @@ from jobdash.transport.codec import (
     encode_result,
     encode_status,
 )
-from jobdash.transport.command_sink import CommandSendError
 from jobdash.transport.message_source import Message
 from jobdash.transport.simulated_scenarios import (
     DEFAULT_ERROR,

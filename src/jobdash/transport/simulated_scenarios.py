@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from jobdash.domain.ids import JobId, SourceName, WorkflowId
 from jobdash.domain.job_state import JobState
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 
 __all__ = [
     "DEFAULT_ERROR",

@@ -1,6 +1,6 @@
 import pytest
 
-from jobdash.services.access import (
+from jobdash.domain.access import (
     LOCAL_USER,
     AccessPolicy,
     Actor,
@@ -64,7 +64,6 @@ def test_read_only_makes_every_user_a_viewer_even_listed_operators():
 
 def test_operators_may_act():
     AccessPolicy().require_operator(OPERATOR, "stop workflows")
-    AccessPolicy().require_operator(Actor.system(), "stop workflows")
 
 
 def test_a_viewer_is_refused_with_a_message_naming_role_user_and_action():
@@ -76,9 +75,9 @@ def test_a_viewer_is_refused_with_a_message_naming_role_user_and_action():
     assert not isinstance(info.value, ReadOnlyError)
 
 
-def test_read_only_refuses_everyone_including_the_system():
+def test_read_only_refuses_everyone_operators_included():
     policy = AccessPolicy(read_only=True)
-    for actor in (OPERATOR, VIEWER, Actor.system()):
+    for actor in (OPERATOR, VIEWER):
         with pytest.raises(ReadOnlyError, match=r"read-only dashboard: .* may not"):
             policy.require_operator(actor, "commit workflows")
 
@@ -86,13 +85,16 @@ def test_read_only_refuses_everyone_including_the_system():
 def test_refusals_are_permission_errors():
     assert issubclass(PermissionDeniedError, PermissionError)
     assert issubclass(ReadOnlyError, PermissionDeniedError)
-    # Existing callers raise it with just a message.
-    assert str(ReadOnlyError("read-only")) == "read-only"
+    refusal = ReadOnlyError("read-only", actor=OPERATOR, action="stop jobs")
+    assert str(refusal) == "read-only"
+    assert refusal.actor == OPERATOR
 
 
-def test_the_system_actor_is_an_operator_and_actors_are_immutable_values():
-    assert Actor.system().is_operator
-    assert Actor.system() == Actor.system()
+def test_there_is_no_implied_actor_and_actors_are_immutable_values():
+    # Fail closed: nothing acts unnamed (there was an operator "system" actor
+    # that every action defaulted to).
+    assert not hasattr(Actor, "system")
+    assert Actor("olga", Role.operator) == Actor("olga", Role.operator)
     with pytest.raises(AttributeError):
         OPERATOR.role = Role.viewer  # type: ignore[misc]
 
@@ -100,3 +102,17 @@ def test_the_system_actor_is_an_operator_and_actors_are_immutable_values():
 def test_roles_are_their_wire_names():
     assert [role.value for role in Role] == ["viewer", "operator"]
     assert AccessPolicy(default_role="operator").actor_for("x").role is Role.operator  # type: ignore[arg-type]
+
+
+def test_a_terminal_user_is_an_operator_when_no_operator_list_is_configured():
+    assert AccessPolicy().terminal_actor("olga") == Actor("olga", Role.operator)
+
+
+def test_a_terminal_user_is_judged_by_the_operator_list_when_one_is_configured():
+    policy = AccessPolicy(operators=frozenset({"olga"}))
+    assert policy.terminal_actor("olga") == Actor("olga", Role.operator)
+    assert policy.terminal_actor("bob") == Actor("bob", Role.viewer)
+
+
+def test_a_read_only_policy_makes_a_terminal_user_a_viewer():
+    assert AccessPolicy(read_only=True).terminal_actor("olga").role is Role.viewer

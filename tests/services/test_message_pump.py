@@ -27,12 +27,12 @@ from jobdash.domain.commands import (
     JobIdentifier,
 )
 from jobdash.domain.streams import StreamId
-from jobdash.services import orchestrator as orchestrator_module
+from jobdash.services import message_pump as message_pump_module
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.data_service import DataService
 from jobdash.services.job_service import JobService
+from jobdash.services.message_pump import MessagePump
 from jobdash.services.notifications import NotificationLog
-from jobdash.services.orchestrator import Orchestrator
 from jobdash.services.worker_registry import WorkerRegistry
 from jobdash.transport.codec import (
     decode_ack,
@@ -92,7 +92,7 @@ def log(clock: ManualClock) -> NotificationLog:
 def test_job_status_reaches_job_service_and_job_orchestrator(clock):
     job_service = JobService(clock)
     job_orchestrator = RecordingConsumer()
-    router = Orchestrator(job_service=job_service, job_orchestrator=job_orchestrator)
+    router = MessagePump(job_service=job_service, job_orchestrator=job_orchestrator)
     router.forward(StreamId.status, STATUS)
     assert job_service.get_job_status(JOB) == STATUS
     assert job_orchestrator.received == [STATUS]
@@ -101,7 +101,7 @@ def test_job_status_reaches_job_service_and_job_orchestrator(clock):
 def test_forward_reaches_orchestrator_when_job_service_raises():
     job_service = RecordingConsumer(error=RuntimeError("job service bug"))
     job_orchestrator = RecordingConsumer()
-    router = Orchestrator(job_service=job_service, job_orchestrator=job_orchestrator)
+    router = MessagePump(job_service=job_service, job_orchestrator=job_orchestrator)
     with pytest.raises(RuntimeError, match="job service bug"):
         router.forward(StreamId.status, STATUS)
     assert job_orchestrator.received == [STATUS]
@@ -110,14 +110,14 @@ def test_forward_reaches_orchestrator_when_job_service_raises():
 def test_forward_reaches_job_service_when_orchestrator_raises(clock):
     job_service = JobService(clock)
     job_orchestrator = RecordingConsumer(error=KeyError("orchestrator bug"))
-    router = Orchestrator(job_service=job_service, job_orchestrator=job_orchestrator)
+    router = MessagePump(job_service=job_service, job_orchestrator=job_orchestrator)
     with pytest.raises(KeyError, match="orchestrator bug"):
         router.forward(StreamId.status, STATUS)
     assert job_service.get_job_status(JOB) == STATUS
 
 
 def test_both_status_consumers_raising_raise_both_errors():
-    router = Orchestrator(
+    router = MessagePump(
         job_service=RecordingConsumer(error=RuntimeError("first")),
         job_orchestrator=RecordingConsumer(error=ValueError("second")),
     )
@@ -129,7 +129,7 @@ def test_both_status_consumers_raising_raise_both_errors():
 def test_service_status_goes_to_the_worker_registry_only(clock):
     registry = WorkerRegistry(clock)
     job_orchestrator = RecordingConsumer()
-    router = Orchestrator(job_orchestrator=job_orchestrator, worker_registry=registry)
+    router = MessagePump(job_orchestrator=job_orchestrator, worker_registry=registry)
     router.forward(StreamId.status, SERVICE)
     assert [w.key for w in registry.workers()] == [SERVICE.key]
     assert job_orchestrator.received == []
@@ -139,7 +139,7 @@ def test_acknowledgement_goes_to_the_tracker(clock, log):
     tracker = PendingCommandTracker(clock, log)
     command = JobCommand(job_id=JobIdentifier.from_domain(JOB), action=JobAction.stop)
     tracker.track([command], verb="Stopped", subject="mantle_detector")
-    router = Orchestrator(command_tracker=tracker)
+    router = MessagePump(command_tracker=tracker)
     router.forward(
         StreamId.responses,
         Acknowledgement(message_id=command.message_id, device=str(JOB), response="ACK"),
@@ -149,14 +149,14 @@ def test_acknowledgement_goes_to_the_tracker(clock, log):
 
 def test_data_result_goes_to_the_data_service(clock):
     data = DataService(clock)
-    router = Orchestrator(data_service=data)
+    router = MessagePump(data_service=data)
     router.forward(StreamId.data, DataResult(JOB, WORKFLOW, "histogram", 1, [1.0]))
     assert data.jobs_with_data() == {JOB}
 
 
 def test_raw_stream_names_are_routed_like_stream_ids(clock):
     job_service = JobService(clock)
-    Orchestrator(job_service=job_service).forward("heartbeat", STATUS)  # type: ignore[arg-type]
+    MessagePump(job_service=job_service).forward("heartbeat", STATUS)  # type: ignore[arg-type]
     assert job_service.get_job_status(JOB) == STATUS
 
 
@@ -172,7 +172,7 @@ def test_raw_stream_names_are_routed_like_stream_ids(clock):
 def test_a_value_the_stream_does_not_carry_is_a_type_error(
     clock, stream, value, expected
 ):
-    router = Orchestrator(
+    router = MessagePump(
         job_service=JobService(clock),
         data_service=DataService(clock),
         command_tracker=PendingCommandTracker(clock, NotificationLog(clock)),
@@ -184,11 +184,11 @@ def test_a_value_the_stream_does_not_carry_is_a_type_error(
 
 def test_an_unknown_stream_is_a_value_error():
     with pytest.raises(ValueError, match="unknown stream 'commands'"):
-        Orchestrator().forward("commands", STATUS)  # type: ignore[arg-type]
+        MessagePump().forward("commands", STATUS)  # type: ignore[arg-type]
 
 
 def test_absent_consumers_are_skipped():
-    router = Orchestrator()
+    router = MessagePump()
     router.forward(StreamId.status, STATUS)
     router.forward(StreamId.status, SERVICE)
     router.forward(
@@ -208,7 +208,7 @@ def test_batch_updates_opens_a_batch_on_every_present_service(clock):
         WorkerRegistry(clock),
     )
     job_orchestrator = RecordingConsumer()
-    router = Orchestrator(
+    router = MessagePump(
         job_service=job_service,
         job_orchestrator=job_orchestrator,
         data_service=data,
@@ -229,7 +229,7 @@ def test_batch_updates_opens_a_batch_on_every_present_service(clock):
 def test_batch_updates_closes_every_batch_when_the_body_raises(clock):
     job_service = JobService(clock)
     job_orchestrator = RecordingConsumer()
-    router = Orchestrator(job_service=job_service, job_orchestrator=job_orchestrator)
+    router = MessagePump(job_service=job_service, job_orchestrator=job_orchestrator)
 
     def failing_batch() -> None:
         with router.batch_updates():
@@ -256,7 +256,7 @@ def test_tick_reaches_every_present_service(clock, log):
         subject="mantle_detector",
     )
     job_orchestrator = RecordingConsumer()
-    router = Orchestrator(
+    router = MessagePump(
         job_service=job_service,
         job_orchestrator=job_orchestrator,
         data_service=data,
@@ -280,7 +280,7 @@ def test_tick_continues_after_a_service_raises(clock, log):
         verb="Stopped",
         subject="mantle_detector",
     )
-    router = Orchestrator(job_orchestrator=failing, command_tracker=tracker)
+    router = MessagePump(job_orchestrator=failing, command_tracker=tracker)
     clock.advance(2)
     with pytest.raises(RuntimeError, match="tick bug"):
         router.tick()
@@ -290,7 +290,7 @@ def test_tick_continues_after_a_service_raises(clock, log):
 # --- the pipeline of seed phases 1 and 2: wire bytes → decode → route ----------
 
 
-def route_wire_messages(router: Orchestrator, clock: ManualClock) -> None:
+def route_wire_messages(router: MessagePump, clock: ManualClock) -> None:
     """Heartbeats, an ack and a result, as the ingestion thread would route them."""
     with router.batch_updates():
         for timestamp, state in [(1, JobState.scheduled), (3, JobState.active)]:
@@ -310,7 +310,7 @@ def route_wire_messages(router: Orchestrator, clock: ManualClock) -> None:
 
 def test_pipeline_runs_with_job_service_only(clock, log):
     job_service = JobService(clock)
-    router = Orchestrator(
+    router = MessagePump(
         job_service=job_service,
         data_service=DataService(clock),
         command_tracker=PendingCommandTracker(clock, log),
@@ -323,7 +323,7 @@ def test_pipeline_runs_with_job_service_only(clock, log):
 
 def test_pipeline_runs_with_both_status_consumers(clock, log):
     job_service, job_orchestrator = JobService(clock), RecordingConsumer()
-    router = Orchestrator(
+    router = MessagePump(
         job_service=job_service,
         job_orchestrator=job_orchestrator,
         command_tracker=PendingCommandTracker(clock, log),
@@ -342,7 +342,7 @@ def test_pipeline_runs_without_job_service(clock, log):
     job_orchestrator = RecordingConsumer()
     data, registry = DataService(clock), WorkerRegistry(clock)
     tracker = PendingCommandTracker(clock, log)
-    router = Orchestrator(
+    router = MessagePump(
         job_orchestrator=job_orchestrator,
         data_service=data,
         command_tracker=tracker,
@@ -363,7 +363,7 @@ def test_pipeline_without_job_service_never_imports_it():
         import sys, uuid
         from jobdash.domain import JobId, JobState, JobStatus, WorkflowId
         from jobdash.domain.streams import StreamId
-        from jobdash.services.orchestrator import Orchestrator
+        from jobdash.services.message_pump import MessagePump
 
         class Consumer:
             def __init__(self): self.received = []
@@ -374,7 +374,7 @@ def test_pipeline_without_job_service_never_imports_it():
             def tick(self): pass
 
         consumer = Consumer()
-        router = Orchestrator(job_orchestrator=consumer)
+        router = MessagePump(job_orchestrator=consumer)
         status = JobStatus(
             JobId("s", uuid.uuid4()), WorkflowId("i", "w", 1), JobState.active
         )
@@ -396,8 +396,8 @@ def test_pipeline_without_job_service_never_imports_it():
     assert result.stdout.strip() == "[]"
 
 
-def test_orchestrator_module_imports_neither_status_model():
-    tree = ast.parse(inspect.getsource(orchestrator_module))
+def test_message_pump_module_imports_neither_status_model():
+    tree = ast.parse(inspect.getsource(message_pump_module))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -410,13 +410,13 @@ def test_orchestrator_module_imports_neither_status_model():
     assert not {name for name in imported if name.rsplit(".", 1)[-1] in forbidden}, (
         imported
     )
-    assert not hasattr(orchestrator_module, "JobOrchestrator")
-    assert not hasattr(orchestrator_module, "JobService")
+    assert not hasattr(message_pump_module, "JobOrchestrator")
+    assert not hasattr(message_pump_module, "JobService")
 
 
 def test_status_listeners_receive_every_heartbeat_after_the_models(clock, log):
     job_service, history = RecordingConsumer(), RecordingConsumer()
-    router = Orchestrator(job_service=job_service, status_listeners=[history])
+    router = MessagePump(job_service=job_service, status_listeners=[history])
     route_wire_messages(router, clock)
     assert history.received == job_service.received
     assert (history.batches, history.ticks) == (1, 1)

@@ -2,15 +2,21 @@
 
 The dashboard hides or disables its action buttons for a viewer, but hiding is
 only cosmetic: a browser can send any event the server accepts. The check
-therefore lives here, in the services that run in the server process and are
-the only path to the command sink. Every action method asks
-:meth:`AccessPolicy.require_operator` (or, for a service built with
-``read_only=True``, refuses with :class:`ReadOnlyError`) *before* anything is
-tracked or sent, whatever the UI showed.
+therefore runs on the server, in the services, which are the only path to the
+command sink and to the models: every action takes the acting user as a
+required argument (there is no default actor, so nothing acts unnamed) and
+asks :meth:`AccessPolicy.require_operator` *before* anything changes, is
+tracked or is sent, whatever the UI showed
+(:class:`jobdash.services.action_guard.ActionGuard` does this and audits it).
+
+:class:`AccessPolicy` is the one switch for who may act, read-only included:
+a read-only policy makes every actor a viewer and refuses everyone, so views
+decide what to enable from ``actor.is_operator`` alone.
 
 Identity comes from the web server's authentication (``pn.state.user`` of the
 session); :meth:`AccessPolicy.actor_for` turns it into an :class:`Actor` once
-per session, and the UI passes that actor to every action.
+per session, and the UI passes that actor to every action. A terminal command
+has no web login: :meth:`AccessPolicy.terminal_actor` names its user.
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ LOCAL_USER = "local"
 """The actor's name when the dashboard runs without authentication."""
 
 _ANONYMOUS = "anonymous"
-_SYSTEM = "system"
 
 
 class Role(StrEnum):
@@ -49,24 +54,14 @@ class Actor:
     Attributes
     ----------
     name
-        The authenticated user name, :data:`LOCAL_USER` without
-        authentication, or ``"system"`` for the process itself.
+        The authenticated user name, or :data:`LOCAL_USER` without
+        authentication.
     role
         What the user may do.
     """
 
     name: str
     role: Role
-
-    @classmethod
-    def system(cls) -> Actor:
-        """The dashboard process acting on its own (not on a user's behalf).
-
-        An operator, so internal callers and existing tests need no identity;
-        a read-only policy refuses it like anyone else. UI code must pass the
-        session's actor instead.
-        """
-        return cls(_SYSTEM, Role.operator)
 
     @property
     def is_operator(self) -> bool:
@@ -97,12 +92,8 @@ class ReadOnlyError(PermissionDeniedError):
     ``PermissionError``.
     """
 
-    def __init__(
-        self, message: str, *, actor: Actor | None = None, action: str = ""
-    ) -> None:
-        super().__init__(
-            message, actor=actor if actor is not None else Actor.system(), action=action
-        )
+    def __init__(self, message: str, *, actor: Actor, action: str) -> None:
+        super().__init__(message, actor=actor, action=action)
 
 
 class AccessPolicy:
@@ -111,7 +102,7 @@ class AccessPolicy:
     Rules, in order:
 
     1. ``read_only``: everyone is a viewer, and :meth:`require_operator`
-       refuses everyone (even :meth:`Actor.system`) with :class:`ReadOnlyError`.
+       refuses everyone (even an operator actor) with :class:`ReadOnlyError`.
     2. No user (``None``, the server has no authentication) and no
        ``operators`` list configured: the single local user,
        :data:`LOCAL_USER`, is an operator.
@@ -175,6 +166,19 @@ class AccessPolicy:
         if operators is not None and ("*" in operators or user in operators):
             return Actor(user, Role.operator)
         return Actor(user, self._default_role)
+
+    def terminal_actor(self, user: str) -> Actor:
+        """The actor of a terminal command run by the operating-system ``user``.
+
+        A terminal has no web login: whoever can run the command with the
+        deployment's credentials is that user. Without an ``operators`` list
+        that user is an operator (as :data:`LOCAL_USER` is in an
+        unauthenticated dashboard); with one, the list decides, as for a web
+        user; a read-only policy makes everyone a viewer.
+        """
+        if self._operators is None and not self._read_only:
+            return Actor(user, Role.operator)
+        return self.actor_for(user)
 
     def require_operator(self, actor: Actor, action: str) -> None:
         """Refuse ``action`` unless ``actor`` may send commands.

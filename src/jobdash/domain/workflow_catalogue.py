@@ -1,9 +1,10 @@
 """The workflow catalogue: which workflows an instrument offers, and their inputs.
 
-A catalogue is a YAML (or JSON) file validated by pydantic, so an operator's
-own catalogue fails at start-up with a message naming the bad field instead of
-misbehaving later. The parameter schema drives the staging form in the UI and
-the validation of staged configs on the server.
+Plain validated data (pydantic models), shared by the services, the
+transport (the simulated backend runs the catalogue's workflows) and the UI
+(the parameter schema drives the staging form; the server validates staged
+configs with it). Reading a catalogue *file* is the composition root's job:
+:mod:`jobdash.catalogue_file`.
 """
 
 from __future__ import annotations
@@ -11,27 +12,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from jobdash.assets import asset
 from jobdash.domain.ids import WorkflowId
 
 __all__ = [
-    "CatalogueError",
     "ParameterError",
     "ParameterSpec",
     "WorkflowCatalogue",
     "WorkflowSpec",
-    "default_catalogue_path",
 ]
 
-
-class CatalogueError(ValueError):
-    """A catalogue file that cannot be read or does not validate."""
+_T = TypeVar("_T")
 
 
 class ParameterError(ValueError):
@@ -173,6 +167,24 @@ class WorkflowSpec(_Strict):
     def workflow_id(self) -> WorkflowId:
         return WorkflowId.parse(self.id)
 
+    @cached_property
+    def _source_rank(self) -> dict[str, int]:
+        return {source: rank for rank, source in enumerate(self.source_names)}
+
+    def has_source(self, source_name: str) -> bool:
+        """Whether ``source_name`` is one of :attr:`source_names` (O(1))."""
+        return source_name in self._source_rank
+
+    def in_source_order(self, by_source: Mapping[str, _T]) -> dict[str, _T]:
+        """``by_source`` in catalogue source order; unknown sources last, by name."""
+        rank = self._source_rank
+        last = len(rank)
+        return dict(
+            sorted(
+                by_source.items(), key=lambda item: (rank.get(item[0], last), item[0])
+            )
+        )
+
     def default_params(self) -> dict[str, Any]:
         """Every parameter at its default."""
         return {parameter.name: parameter.default for parameter in self.parameters}
@@ -255,54 +267,3 @@ class WorkflowCatalogue(_Strict):
 
     def __contains__(self, workflow_id: object) -> bool:
         return workflow_id in self._by_id
-
-    @classmethod
-    def load(cls, path: Path | str) -> WorkflowCatalogue:
-        """Read and validate a catalogue file (YAML or JSON).
-
-        Raises
-        ------
-        CatalogueError
-            Naming the file and, for invalid content, the first bad field as a
-            dotted path (``workflows.2.parameters.0.default``).
-        """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CatalogueError(
-                f"cannot read workflow catalogue {path}: {exc}"
-            ) from None
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CatalogueError(f"{path}: not valid YAML/JSON: {exc}") from None
-        try:
-            return cls.model_validate(document)
-        except ValidationError as exc:
-            raise CatalogueError(_describe(path, exc)) from None
-
-    @classmethod
-    def default(cls, instrument: str = "dream") -> WorkflowCatalogue:
-        """The catalogue shipped with jobdash for ``instrument``."""
-        return cls.load(default_catalogue_path(instrument))
-
-
-def default_catalogue_path(instrument: str) -> Path:
-    """Where the shipped catalogue of ``instrument`` lives."""
-    path = asset("catalogues", f"{instrument}.yaml")
-    if not path.exists():
-        raise CatalogueError(
-            f"no shipped workflow catalogue for instrument {instrument!r}"
-        )
-    return path
-
-
-def _describe(path: Path, exc: ValidationError) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    return (
-        f"invalid workflow catalogue {path}: field '{location}': {first['msg']}{more}"
-    )

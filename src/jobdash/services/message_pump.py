@@ -1,4 +1,4 @@
-"""The router: sends each decoded message to the services that consume it.
+"""The message pump: forwards each decoded message to the services that consume it.
 
 Every consumer is optional, so the composition root alone decides what runs:
 seed phase 1 passes both ``job_service`` and ``job_orchestrator``; phase 2
@@ -42,7 +42,7 @@ class StatusConsumer(_Batching, Protocol):
         ...
 
 
-class Orchestrator:
+class MessagePump:
     """Routes ``(stream, value)`` pairs; fans batches and ticks out.
 
     Called only by the ingestion thread. A consumer that is absent (``None``)
