@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,25 +19,20 @@ from jobdash.app import (
     make_clock,
     reset_services_for_tests,
 )
+from jobdash.catalogue_file import CatalogueError, shipped_catalogue_path
+from jobdash.domain.access import ReadOnlyError
 from jobdash.domain.clock import ManualClock, ScaledClock, SystemClock
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.streams import StreamId
-from jobdash.services.access import ReadOnlyError
-from jobdash.services.workflow_catalogue import CatalogueError, default_catalogue_path
+from jobdash.services.workflow_state import SourceConfig
 from jobdash.settings import Settings
+from jobdash.testing.actors import OPERATOR
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.simulated import SimulatedBackend
 
 DETECTOR_VIEW = WorkflowId("dream", "detector_view", 1)
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within the deadline")
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -107,10 +101,14 @@ def test_phase_two_wiring_has_no_job_service(settings: Settings) -> None:
 
 def test_read_only_reaches_the_action_services(tmp_path: Path) -> None:
     services = build_services(Settings(config_dir=tmp_path, read_only=True))
-    assert services.job_controller.read_only
     assert services.policy.read_only
+    assert services.commands.policy is services.policy
     with pytest.raises(ReadOnlyError):
-        services.job_orchestrator.commit_workflow(DETECTOR_VIEW)
+        services.job_orchestrator.commit_workflow(DETECTOR_VIEW, actor=OPERATOR)
+    with pytest.raises(ReadOnlyError):
+        services.job_controller.stop_job(
+            JobId("mantle_detector", uuid.uuid4()), actor=OPERATOR
+        )
 
 
 def test_audit_none_disables_the_audit_trail(tmp_path: Path) -> None:
@@ -130,10 +128,9 @@ def test_actions_are_audited_in_the_config_dir(settings: Settings) -> None:
     assert services.audit.path == settings.config_dir / "dream-audit.jsonl"
     actor = services.policy.actor_for(None)
     assert actor.is_operator
-    services.job_orchestrator.stage_config(
-        DETECTOR_VIEW, "mantle_detector", {}, actor=actor
+    services.job_orchestrator.commit_workflow(
+        DETECTOR_VIEW, actor=actor, draft={"mantle_detector": SourceConfig()}
     )
-    services.job_orchestrator.commit_workflow(DETECTOR_VIEW, actor=actor)
     (line,) = services.audit.path.read_text(encoding="utf-8").splitlines()
     record = json.loads(line)
     assert (record["user"], record["action"], record["outcome"]) == (
@@ -156,7 +153,7 @@ def test_kafka_transport_is_built_without_connecting(tmp_path: Path) -> None:
 
 
 def test_a_catalogue_of_another_instrument_is_refused(tmp_path: Path) -> None:
-    dream = default_catalogue_path("dream")
+    dream = shipped_catalogue_path("dream")
     with pytest.raises(StartupError, match=r"is for instrument 'dream'.*'loki'"):
         build_services(
             Settings(config_dir=tmp_path, instrument="loki", catalogue=dream)
@@ -194,7 +191,10 @@ def test_concurrent_first_sessions_share_one_started_instance(
 def test_started_services_ingest_the_simulated_backend(tmp_path: Path) -> None:
     services = get_services(Settings(config_dir=tmp_path, heartbeat_interval=0.1))
     # The simulated workers heartbeat at once; the registry hears them.
-    wait_until(lambda: len(services.worker_registry.workers()) == 2)
+    wait_until(
+        lambda: len(services.worker_registry.workers()) == 2,
+        message="two workers to register",
+    )
     assert services.ingestion.stats().messages > 0
     reset_services_for_tests()
     assert not services.ingestion.stats().running
@@ -217,8 +217,10 @@ def test_simulated_deployment_replays_job_numbers_from_its_seed(tmp_path):
         )
         spec = services.catalogue.workflows[0]
         orchestrator = services.job_orchestrator
-        orchestrator.stage_config(spec.workflow_id, spec.source_names[0], {})
-        return orchestrator.commit_workflow(spec.workflow_id)
+        orchestrator.stage_config(
+            spec.workflow_id, spec.source_names[0], {}, actor=OPERATOR
+        )
+        return orchestrator.commit_workflow(spec.workflow_id, actor=OPERATOR)
 
     assert first_job_number(3) == first_job_number(3)
     assert first_job_number(3) != first_job_number(4)

@@ -10,7 +10,6 @@ from jobdash.ui.header import (
     Chip,
     Health,
     PageHeader,
-    describe_age,
     ingestion_chip,
     kafka_chip,
     render_chips,
@@ -34,14 +33,6 @@ def stats(**changes: object) -> IngestionStats:
     }
     values.update(changes)
     return IngestionStats(**values)  # type: ignore[arg-type]
-
-
-def test_ages_are_compact() -> None:
-    assert describe_age(0.42) == "0.4 s"
-    assert describe_age(42) == "42 s"
-    assert describe_age(300) == "5 min"
-    assert describe_age(3 * 3600) == "3 h"
-    assert describe_age(-1) == "0.0 s"
 
 
 def test_healthy_ingestion_shows_rate_and_age_in_green() -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import panel as pn
 import param
@@ -15,6 +13,8 @@ from bokeh.client import pull_session
 from bokeh.document import Document
 from panel.io.state import set_curdoc
 
+from jobdash.testing.ports import LOOPBACK, free_port, is_listening
+from jobdash.testing.waiting import wait_until
 from jobdash.ui.session_refresh import (
     SessionRefresher,
     live_refreshers,
@@ -45,14 +45,6 @@ class FailingWidget:
         self.calls += 1
         if self.error is not None:
             raise self.error
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within the deadline")
-        time.sleep(0.02)
 
 
 def test_tick_refreshes_every_widget_in_order_inside_one_hold() -> None:
@@ -144,33 +136,23 @@ def served_refreshers() -> Iterator[tuple[str, list[RecordingWidget]]]:
         SessionRefresher([widget], 0.02).start()
         return pn.pane.Str("refreshed")
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = pn.serve(
         {"/": page},
         port=port,
-        address="127.0.0.1",
+        address=LOOPBACK,
         show=False,
         threaded=True,
         verbose=False,
         check_unused_sessions_milliseconds=100,
         unused_session_lifetime_milliseconds=100,
     )
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://{LOOPBACK}:{port}/"
     try:
-        wait_until(lambda: _listening(port))
+        wait_until(lambda: is_listening(port), message=f"a server on port {port}")
         yield url, widgets
     finally:
         server.stop()
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.slow
@@ -225,15 +207,13 @@ def slow_ticking_page() -> Iterator[tuple[str, list[RecordingWidget], Model]]:
         refreshers.append(refresher)
         return pn.pane.Str("woken")
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = pn.serve(
-        {"/": page}, port=port, address="127.0.0.1", show=False, threaded=True
+        {"/": page}, port=port, address=LOOPBACK, show=False, threaded=True
     )
     try:
-        wait_until(lambda: _listening(port))
-        yield f"http://127.0.0.1:{port}/", widgets, model
+        wait_until(lambda: is_listening(port), message=f"a server on port {port}")
+        yield f"http://{LOOPBACK}:{port}/", widgets, model
     finally:
         for refresher in refreshers:
             refresher.stop()

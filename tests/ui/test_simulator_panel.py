@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.ids import WorkflowId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.services.notifications import NotificationLog
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.transport.simulated import SimulatedBackend
 from jobdash.transport.simulated_scenarios import FaultKind
 from jobdash.ui.simulator_panel import (
@@ -24,7 +25,7 @@ DETECTOR_VIEW = WorkflowId("dream", "detector_view", 1)
 
 @pytest.fixture
 def catalogue() -> WorkflowCatalogue:
-    return WorkflowCatalogue.default("dream")
+    return shipped_catalogue("dream")
 
 
 @pytest.fixture

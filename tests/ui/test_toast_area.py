@@ -38,3 +38,11 @@ def test_a_toast_adds_no_model_to_the_document_only_an_entry_to_its_list():
         area.send("again", type="warning")
     assert set(document.models) == models
     assert [t["message"] for t in root.data.toasts] == ["boom", "again"]
+
+
+def test_the_browser_gets_the_script_of_toast_area_js():
+    document = Document()
+    with set_curdoc(document):
+        root = ToastArea().get_root(document)
+    assert root.esm == ToastArea._esm.read_text(encoding="utf-8")
+    assert "export function render" in root.esm

@@ -13,21 +13,23 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 import panel as pn
 
 from jobdash.domain.clock import Clock
+from jobdash.ui.durations import describe_age
 from jobdash.ui.live_html import LiveHTML
 
 __all__ = [
     "Chip",
     "Health",
     "IngestionReading",
+    "KafkaReading",
     "PageHeader",
-    "describe_age",
+    "WorkerReading",
     "ingestion_chip",
     "kafka_chip",
     "render_chips",
@@ -92,18 +94,6 @@ class IngestionReading(Protocol):
     def running(self) -> bool: ...
     @property
     def transport_failing(self) -> bool: ...
-
-
-def describe_age(seconds: float) -> str:
-    """Compact age for the header: ``0.4 s``, ``42 s``, ``5 min``, ``3 h``."""
-    seconds = max(seconds, 0.0)
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.0f} h"
 
 
 def ingestion_chip(stats: IngestionReading, now_ns: int, stale_after: float) -> Chip:
@@ -184,7 +174,23 @@ def workers_chip(workers: Sequence[WorkerReading]) -> Chip:
     return Chip("workers", "", text, health, title)
 
 
-def kafka_chip(snapshot: Any) -> Chip:
+class KafkaReading(Protocol):
+    """The fields of ``KafkaHealthSnapshot`` the header reads."""
+
+    @property
+    def bootstrap_servers(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def consumer_lag(self) -> int | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def error_count(self) -> int: ...
+    def summary(self, tz: tzinfo | None = None) -> str: ...
+
+
+def kafka_chip(snapshot: KafkaReading) -> Chip:
     """Describe a ``KafkaHealthSnapshot``: address, connection state, lag."""
     state = str(getattr(snapshot.state, "value", snapshot.state))
     parts = [state]
@@ -236,7 +242,8 @@ class PageHeader(pn.viewable.Viewer):
     transport_label
         What the transport chip says when there is no Kafka health.
     read_only
-        Show a READ-ONLY chip.
+        Show a READ-ONLY chip: the deployment's access policy lets nobody act
+        (the page passes ``AccessPolicy.read_only``).
     update_every
         Re-render on every n-th refresh tick (the clock shows whole seconds,
         so about once a second is enough).
@@ -249,7 +256,7 @@ class PageHeader(pn.viewable.Viewer):
         *,
         stale_after: float,
         workers: Callable[[], Sequence[WorkerReading]] | None = None,
-        kafka_health: Callable[[], Any] | None = None,
+        kafka_health: Callable[[], KafkaReading] | None = None,
         transport_label: str = "SIMULATED",
         read_only: bool = False,
         update_every: int = 4,

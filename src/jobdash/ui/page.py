@@ -20,7 +20,8 @@ browser ~0.1-0.3 s; in two, the figure is laid out only when it changes.
 
 Every view is built per session; none holds data of its own. What is the
 same for every session is computed once and shared: the job table's rows
-(:class:`~jobdash.ui.job_table_rows.JobTableRows`, on ``Services``). One
+(:class:`~jobdash.ui.jobs.job_table_rows.JobTableRows`, one of the
+:class:`~jobdash.ui.dashboard_services.DashboardServices`). One
 :class:`~jobdash.ui.session_refresh.SessionRefresher` per session refreshes
 them all. The shared stylesheet ``assets/css/jobdash.css`` is handed to Panel
 as ``raw_css`` so that it reaches every component's shadow root, and
@@ -30,23 +31,21 @@ as ``raw_css`` so that it reaches every component's shadow root, and
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import panel as pn
 
 from jobdash.assets import asset
+from jobdash.ui.dashboard_services import DashboardServices
 from jobdash.ui.header import PageHeader
-from jobdash.ui.job_status_widget import JobStatusWidget
+from jobdash.ui.jobs.job_status_widget import JobStatusWidget
+from jobdash.ui.jobs.tabulator_row_updates import TabulatorRowUpdates
 from jobdash.ui.notification_log_view import NotificationLogView
 from jobdash.ui.session_refresh import Refreshable, SessionRefresher, wake_on_change
 from jobdash.ui.simulator_panel import SimulatorPanel
-from jobdash.ui.tabulator_row_updates import TabulatorRowUpdates
 from jobdash.ui.timeline import TimelineView
 from jobdash.ui.toast_area import ToastArea
-from jobdash.ui.workflow_widget import WorkflowWidget
-
-if TYPE_CHECKING:
-    from jobdash.app import Services
+from jobdash.ui.workflows.workflow_widget import WorkflowWidget
 
 __all__ = ["DashboardPage", "build_page", "page_stylesheets"]
 
@@ -90,10 +89,10 @@ class DashboardPage:
     Parameters
     ----------
     services
-        The process-wide services.
+        The process-wide services (the composition root's ``Services``).
     """
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: DashboardServices) -> None:
         component_css, page_css = page_stylesheets()
         pn.extension(
             *_EXTENSIONS,
@@ -102,7 +101,7 @@ class DashboardPage:
             notifications=True,
         )
         settings = services.settings
-        read_only = settings.read_only
+        policy = services.policy
         clock = services.clock
         refresh_hz = max(1, round(1 / settings.refresh_interval))
 
@@ -113,29 +112,29 @@ class DashboardPage:
             stale_after=settings.effective_stale_after,
             workers=services.worker_registry.workers,
             kafka_health=kafka_health.snapshot if kafka_health is not None else None,
-            read_only=read_only,
+            read_only=policy.read_only,
             update_every=refresh_hz,
         )
         # Who this session acts as: the web server's user, mapped by the
-        # access policy (without authentication, the local operator).
-        self.actor = services.policy.actor_for(pn.state.user)
+        # access policy (without authentication, the local operator). The
+        # policy is the one switch: read-only, it makes everyone a viewer,
+        # and the views enable their actions for operators only.
+        self.actor = policy.actor_for(pn.state.user)
         self.jobs: JobStatusWidget | None = None
         if services.job_service is not None:
             self.jobs = JobStatusWidget(
                 services.job_service,
                 services.job_controller,
                 clock,
-                read_only=read_only,
                 actor=self.actor,
                 table_rows=services.job_table_rows,
             )
         self.workflows = WorkflowWidget(
             services.job_orchestrator,
             clock,
+            actor=self.actor,
             data_service=services.data_service,
             notifications=services.notifications,
-            read_only=read_only,
-            actor=self.actor,
         )
         self.timeline = TimelineView(services.status_history, clock)
         # Not pn.state.notifications (kept for Panel's connection messages):
@@ -221,7 +220,7 @@ class DashboardPage:
         self.refresher.start()
 
 
-def build_page(services: Services) -> pn.template.BootstrapTemplate:
+def build_page(services: DashboardServices) -> pn.template.BootstrapTemplate:
     """The template for one browser session, its refresher started.
 
     Call from a Panel page factory (``panel serve app.py``, ``pn.serve``):

@@ -20,23 +20,81 @@ import html
 import logging
 from enum import StrEnum
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import panel as pn
 
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.ids import SourceName, WorkflowId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.services.notifications import NotificationLevel, NotificationLog
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.simulated import SimulatedBackend
 from jobdash.ui.live_html import LiveHTML
 
-__all__ = ["STEP_SECONDS", "FaultAction", "SimulatorPanel", "Target", "targets_of"]
+__all__ = [
+    "STEP_SECONDS",
+    "FaultAction",
+    "SimulatorControls",
+    "SimulatorPanel",
+    "SimulatorReading",
+    "Target",
+    "targets_of",
+]
 
 _logger = logging.getLogger(__name__)
 
 #: The clock steps offered with a frozen clock.
 STEP_SECONDS = (1, 5, 30)
+
+
+class SimulatorReading(Protocol):
+    """The fields of the simulated backend's ``SimulatorSummary`` the panel shows."""
+
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def stop_lag(self) -> float: ...
+    @property
+    def faults(self) -> int: ...
+    @property
+    def jobs(self) -> int: ...
+
+
+class SimulatorControls(Protocol):
+    """What the panel asks of the simulated backend (``SimulatedBackend``).
+
+    Every method must be safe to call from a session's thread while the
+    ingestion thread runs the backend.
+    """
+
+    def inject_warning(
+        self,
+        target: WorkflowId,
+        text: str | None = None,
+        *,
+        source_name: SourceName | None = None,
+    ) -> None: ...
+    def inject_error(
+        self,
+        target: WorkflowId,
+        text: str | None = None,
+        *,
+        source_name: SourceName | None = None,
+    ) -> None: ...
+    def silence_data(
+        self, target: WorkflowId, *, source_name: SourceName | None = None
+    ) -> None: ...
+    def clear_fault(
+        self,
+        target: WorkflowId | None = None,
+        *,
+        source_name: SourceName | None = None,
+    ) -> None: ...
+    def kill(self) -> None: ...
+    def revive(self) -> None: ...
+    def lag_stops(self, seconds: float) -> None: ...
+    def summary(self) -> SimulatorReading: ...
 
 
 class FaultAction(StrEnum):
@@ -85,7 +143,7 @@ class SimulatorPanel(pn.viewable.Viewer):
     Parameters
     ----------
     backend
-        The simulated backend (thread-safe fault methods).
+        The simulated backend (its fault methods are thread-safe).
     catalogue
         Where the target options come from.
     notifications
@@ -98,7 +156,7 @@ class SimulatorPanel(pn.viewable.Viewer):
 
     def __init__(
         self,
-        backend: SimulatedBackend,
+        backend: SimulatorControls,
         catalogue: WorkflowCatalogue,
         notifications: NotificationLog,
         *,

@@ -9,7 +9,8 @@ was patched (a third of the server's time in the freshness benchmark).
 :class:`ToastArea` shows the same Notyf toasts (Panel loads Notyf for its own
 notification area, which stays for the connection-lost messages) from one
 list property: :meth:`ToastArea.send` replaces the list of the last few
-toasts, and the browser shows the entries it has not shown yet. Only that
+toasts, and the browser (``toast_area.js``, next to this module) shows the
+entries it has not shown yet. Only that
 list goes over the wire.
 
 The message is shown as markup (as Notyf does): callers escape it.
@@ -17,6 +18,7 @@ The message is shown as markup (as Notyf does): callers escape it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import param
@@ -63,35 +65,7 @@ class ToastArea(JSComponent):
     )
     types = param.List(default=_TYPES, constant=True, doc="Notyf's extra types.")
 
-    _esm: ClassVar[str] = """
-    export function render({ model }) {
-      let toaster = null
-      // Entries already listed when the view renders were shown elsewhere.
-      let shown = Math.max(-1, ...model.toasts.map((toast) => toast.seq))
-      model.on("toasts", () => {
-        if (window.Notyf === undefined) {
-          return
-        }
-        if (toaster === null) {
-          toaster = new window.Notyf({
-            dismissible: true,
-            position: {x: "right", y: "bottom"},
-            types: model.types,
-          })
-        }
-        for (const toast of model.toasts) {
-          if (toast.seq > shown) {
-            shown = toast.seq
-            toaster.open({
-              type: toast.type,
-              message: toast.message,
-              duration: toast.duration,
-            })
-          }
-        }
-      })
-    }
-    """
+    _esm: ClassVar[Path] = Path(__file__).with_name("toast_area.js")
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("height", 0)

@@ -19,17 +19,20 @@ from jobdash.domain import (
     ManualClock,
     WorkflowId,
 )
+from jobdash.domain.access import AccessPolicy, Actor, Role
 from jobdash.domain.commands import JobAction, JobCommand
-from jobdash.services.access import Actor, Role
+from jobdash.services.action_guard import ActionGuard
 from jobdash.services.audit_log import AuditLog
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.data_service import DataService
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobService
-from jobdash.transport.command_sink import InMemoryCommandSink
-from jobdash.ui import job_status_widget as jsw
-from jobdash.ui import job_table_rows
-from jobdash.ui.job_status_widget import JobStatusWidget, format_utc
-from jobdash.ui.job_table_rows import age_arrays
+from jobdash.testing.actors import OPERATOR
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
+from jobdash.ui.jobs import job_status_widget as jsw
+from jobdash.ui.jobs import job_table_rows
+from jobdash.ui.jobs.job_status_widget import JobStatusWidget, format_utc
+from jobdash.ui.jobs.job_table_rows import age_arrays
 
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
 OTHER_WORKFLOW = WorkflowId("dream", "monitor_view", 2)
@@ -99,7 +102,9 @@ def backend(service: JobService, clock: ManualClock) -> Backend:
 
 @pytest.fixture
 def widget(service, sink, clock) -> JobStatusWidget:
-    return JobStatusWidget(service, JobController(sink), clock)
+    return JobStatusWidget(
+        service, JobController(CommandDispatcher(sink)), clock, actor=OPERATOR
+    )
 
 
 def rows(widget: JobStatusWidget) -> dict[str, dict[str, object]]:
@@ -426,9 +431,17 @@ def test_removed_stopped_job_does_not_come_back_on_a_late_heartbeat(
     assert list(rows(widget)) == [str(job("b", 2))]
 
 
-def test_read_only_hides_and_refuses_every_action(service, sink, clock, backend):
+def test_read_only_hides_and_refuses_every_action(sink, clock, data):
+    policy = AccessPolicy(read_only=True)
+    service = JobService(
+        clock, stale_after=6.0, data_service=data, guard=ActionGuard(policy)
+    )
+    backend = Backend(service, clock)
     widget = JobStatusWidget(
-        service, JobController(sink, read_only=True), clock, read_only=True
+        service,
+        JobController(CommandDispatcher(sink, policy=policy)),
+        clock,
+        actor=policy.actor_for(None),  # read-only: every session is a viewer
     )
     backend.beat(job("a", 1))
     backend.beat(job("b", 2), JobState.stopped)
@@ -449,7 +462,7 @@ def test_viewer_sees_no_actions_and_forged_clicks_are_refused_and_audited(
     audit = AuditLog(tmp_path / "audit.jsonl", clock)
     alice = Actor("alice", Role.viewer)
     widget = JobStatusWidget(
-        service, JobController(sink, audit=audit), clock, actor=alice
+        service, JobController(CommandDispatcher(sink, audit=audit)), clock, actor=alice
     )
     backend.beat(job("a", 1))
     backend.beat(job("b", 2), JobState.stopped)
@@ -476,7 +489,7 @@ def test_operator_actions_are_sent_in_the_sessions_name(
     audit = AuditLog(tmp_path / "audit.jsonl", clock)
     bob = Actor("bob", Role.operator)
     widget = JobStatusWidget(
-        service, JobController(sink, audit=audit), clock, actor=bob
+        service, JobController(CommandDispatcher(sink, audit=audit)), clock, actor=bob
     )
     backend.beat(job())
     widget.refresh()
@@ -491,7 +504,12 @@ def test_operator_actions_are_sent_in_the_sessions_name(
 def test_controller_refusal_is_reported_even_if_the_widget_was_not_told(
     service, sink, clock, backend
 ):
-    widget = JobStatusWidget(service, JobController(sink, read_only=True), clock)
+    widget = JobStatusWidget(
+        service,
+        JobController(CommandDispatcher(sink, policy=AccessPolicy(read_only=True))),
+        clock,
+        actor=OPERATOR,
+    )
     backend.beat(job())
     widget.refresh()
     widget.select([job()])
@@ -555,7 +573,13 @@ def test_selection_survives_rows_being_added(widget, backend):
 def test_many_changed_rows_at_once_replace_the_value(
     service, sink, clock, backend, monkeypatch
 ):
-    widget = JobStatusWidget(service, JobController(sink), clock, page_size=5)
+    widget = JobStatusWidget(
+        service,
+        JobController(CommandDispatcher(sink)),
+        clock,
+        actor=OPERATOR,
+        page_size=5,
+    )
     for number in range(10):
         backend.beat(job(f"s{number}", number))
     widget.refresh()
@@ -571,7 +595,13 @@ def test_many_changed_rows_at_once_replace_the_value(
 def test_large_table_sends_only_one_page_to_the_browser(
     service, sink, clock, backend, monkeypatch
 ):
-    widget = JobStatusWidget(service, JobController(sink), clock, page_size=50)
+    widget = JobStatusWidget(
+        service,
+        JobController(CommandDispatcher(sink)),
+        clock,
+        actor=OPERATOR,
+        page_size=50,
+    )
     for number in range(1200):
         backend.beat(job(f"s{number}", number))
     widget.refresh()
@@ -593,13 +623,19 @@ def test_large_table_sends_only_one_page_to_the_browser(
 
 
 def test_page_is_clamped_when_rows_are_removed(service, sink, clock, backend):
-    widget = JobStatusWidget(service, JobController(sink), clock, page_size=2)
+    widget = JobStatusWidget(
+        service,
+        JobController(CommandDispatcher(sink)),
+        clock,
+        actor=OPERATOR,
+        page_size=2,
+    )
     for number in range(5):
         backend.beat(job(f"s{number}", number), JobState.stopped)
     widget.refresh()
     widget.table.page = 3
     for number in range(2, 5):
-        service.remove_job(job(f"s{number}", number))
+        service.remove_job(job(f"s{number}", number), actor=OPERATOR)
     widget.refresh()
     assert widget.table.page == 1
 

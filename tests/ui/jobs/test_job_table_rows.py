@@ -2,18 +2,18 @@ from __future__ import annotations
 
 import uuid
 
-import numpy as np
 import pytest
 
 from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.data_service import DataService
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobService
-from jobdash.transport.command_sink import InMemoryCommandSink
-from jobdash.ui.job_status_widget import JobStatusWidget
-from jobdash.ui.job_table_rows import (
+from jobdash.testing.actors import OPERATOR
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
+from jobdash.ui.jobs.job_status_widget import JobStatusWidget
+from jobdash.ui.jobs.job_table_rows import (
     JobTableRows,
-    coarse_seconds,
     first_line,
     format_utc,
 )
@@ -65,9 +65,10 @@ def count_snapshots(service: JobService, monkeypatch: pytest.MonkeyPatch) -> lis
 
 
 def widgets(service: JobService, shared: JobTableRows, clock, n: int):
-    controller = JobController(InMemoryCommandSink())
+    controller = JobController(CommandDispatcher(InMemoryCommandSink()))
     return [
-        JobStatusWidget(service, controller, clock, table_rows=shared) for _ in range(n)
+        JobStatusWidget(service, controller, clock, actor=OPERATOR, table_rows=shared)
+        for _ in range(n)
     ]
 
 
@@ -175,8 +176,3 @@ def test_a_traceback_shows_as_its_exception_line_not_its_first():
         "ValueError: detector bank 3 has no pixels\n"
     )
     assert first_line(traceback) == "ValueError: detector bank 3 has no pixels …"
-
-
-def test_ages_read_fresh_then_in_five_second_steps_then_minutes():
-    seconds = np.array([0, 4, 5, 59, 60, 125, 7200])
-    assert coarse_seconds(seconds).tolist() == [0, 0, 5, 55, 60, 120, 7200]

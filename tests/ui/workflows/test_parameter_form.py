@@ -5,14 +5,14 @@ from __future__ import annotations
 import panel as pn
 import pytest
 
-from jobdash.services.workflow_catalogue import (
+from jobdash.catalogue_file import shipped_catalogue
+from jobdash.domain.workflow_catalogue import (
     ParameterError,
     ParameterSpec,
-    WorkflowCatalogue,
 )
-from jobdash.ui.parameter_form import ParameterForm
+from jobdash.ui.workflows.parameter_form import ParameterForm
 
-CATALOGUE = WorkflowCatalogue.default("dream")
+CATALOGUE = shipped_catalogue("dream")
 DETECTOR = CATALOGUE.workflows[0]  # choice, int, float, float, float
 MONITORS = CATALOGUE.workflows[1]  # int, float, bool
 POWDER = CATALOGUE.workflows[2]  # float, float, int, choice, str, bool

@@ -10,7 +10,13 @@ from workflow_rig import BANKS, DETECTOR, POWDER, Rig
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
-from jobdash.ui.staging_draft import StagingDraft, draft_differences, initial_draft
+from jobdash.services.workflow_state import SourceConfig
+from jobdash.testing.actors import OPERATOR
+from jobdash.ui.workflows.staging_draft import (
+    StagingDraft,
+    draft_differences,
+    initial_draft,
+)
 
 
 @pytest.fixture
@@ -30,9 +36,11 @@ def test_without_staged_or_running_config_the_draft_is_every_source_with_default
 
 def test_staged_configs_win_over_the_running_ones(rig):
     rig.commit(resolution=256)
-    rig.orchestrator.clear_staged_configs(DETECTOR)
+    rig.orchestrator.clear_staged_configs(DETECTOR, actor=OPERATOR)
     for source in (BANKS[3], BANKS[0]):
-        rig.orchestrator.stage_config(DETECTOR, source, {"resolution": 512})
+        rig.orchestrator.stage_config(
+            DETECTOR, source, {"resolution": 512}, actor=OPERATOR
+        )
 
     draft = initial_draft(rig.orchestrator.snapshot(DETECTOR))
 
@@ -43,7 +51,7 @@ def test_staged_configs_win_over_the_running_ones(rig):
 
 def test_without_staged_configs_the_running_config_is_the_starting_point(rig):
     rig.commit(sources=BANKS[:2], resolution=256)
-    rig.orchestrator.clear_staged_configs(DETECTOR)
+    rig.orchestrator.clear_staged_configs(DETECTOR, actor=OPERATOR)
 
     draft = initial_draft(rig.orchestrator.snapshot(DETECTOR))
 
@@ -66,7 +74,7 @@ def test_nothing_differs_when_nothing_runs_or_the_running_set_is_stopping(rig):
     assert not draft_differences(draft, None)
 
     rig.commit(resolution=256)
-    rig.orchestrator.stop_workflow(DETECTOR)
+    rig.orchestrator.stop_workflow(DETECTOR, actor=OPERATOR)
     stopping = rig.orchestrator.snapshot(DETECTOR).current
 
     assert not draft_differences(draft, stopping)
@@ -105,9 +113,9 @@ def test_equal_values_of_different_numeric_types_do_not_differ(rig):
 
 def test_a_changed_aux_source_differs(rig):
     rig.orchestrator.stage_config(
-        POWDER, "mantle_detector", {}, {"monitor": "monitor_cave"}
+        POWDER, "mantle_detector", {}, {"monitor": "monitor_cave"}, actor=OPERATOR
     )
-    rig.orchestrator.commit_workflow(POWDER)
+    rig.orchestrator.commit_workflow(POWDER, actor=OPERATOR)
     running = rig.orchestrator.snapshot(POWDER).current
     draft = StagingDraft(
         ("mantle_detector",),
@@ -127,3 +135,15 @@ def test_a_running_set_of_unknown_config_differs_as_a_whole(rig):
 
     assert differences.notes == ("running config unknown",)
     assert differences.changed_params == frozenset()
+
+
+def test_a_draft_commits_as_one_config_per_chosen_source():
+    draft = StagingDraft(
+        (BANKS[0], BANKS[2]), {"monitor": "monitor_cave"}, {"resolution": 128}
+    )
+
+    configs = draft.source_configs()
+
+    assert list(configs) == [BANKS[0], BANKS[2]]
+    for config in configs.values():
+        assert config == SourceConfig({"resolution": 128}, {"monitor": "monitor_cave"})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from jobdash.services.workflow_catalogue import ParameterError, WorkflowCatalogue
-from jobdash.ui.staging_draft import StagingDraft
-from jobdash.ui.staging_form import StagingForm
+from jobdash.catalogue_file import shipped_catalogue
+from jobdash.domain.workflow_catalogue import ParameterError
+from jobdash.ui.workflows.staging_draft import StagingDraft
+from jobdash.ui.workflows.staging_form import StagingForm
 
-CATALOGUE = WorkflowCatalogue.default("dream")
+CATALOGUE = shipped_catalogue("dream")
 POWDER = CATALOGUE.workflows[2]  # aux source "monitor"
 
 

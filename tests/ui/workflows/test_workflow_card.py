@@ -19,13 +19,14 @@ from workflow_rig import (
     text_of,
 )
 
+from jobdash.domain.access import AccessPolicy
 from jobdash.domain.commands import JobAction
 from jobdash.domain.data_result import DataResult
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
-from jobdash.services.access import AccessPolicy, Actor
-from jobdash.ui.workflow_card import WorkflowCard, card_css_name
+from jobdash.testing.actors import OPERATOR
+from jobdash.ui.workflows.workflow_card import WorkflowCard, card_css_name
 
 
 @pytest.fixture
@@ -35,14 +36,10 @@ def rig() -> Rig:
 
 def make_card(rig: Rig, workflow_id=DETECTOR, **options) -> WorkflowCard:
     options.setdefault("notifications", rig.notifications)
+    options.setdefault("actor", OPERATOR)
     return WorkflowCard(
         rig.orchestrator, rig.orchestrator.snapshot(workflow_id), rig.clock, **options
     )
-
-
-def rig_actor(rig: Rig, user: str) -> Actor:
-    assert rig.policy is not None
-    return rig.policy.actor_for(user)
 
 
 def refresh(rig: Rig, card: WorkflowCard) -> None:
@@ -305,8 +302,10 @@ def test_a_successful_start_closes_the_configuration_which_keeps_its_draft(rig):
 def test_restart_from_a_card_never_configured_commits_the_staged_config(rig):
     rig.commit()
     rig.beat()
-    rig.orchestrator.clear_staged_configs(DETECTOR)
-    rig.orchestrator.stage_config(DETECTOR, BANKS[2], {"resolution": 64})
+    rig.orchestrator.clear_staged_configs(DETECTOR, actor=OPERATOR)
+    rig.orchestrator.stage_config(
+        DETECTOR, BANKS[2], {"resolution": 64}, actor=OPERATOR
+    )
     card = make_card(rig)
     rig.sink.clear()
     assert card.staging is None
@@ -318,6 +317,29 @@ def test_restart_from_a_card_never_configured_commits_the_staged_config(rig):
         (BANKS[2], 64)
     ]
     assert card.staging is None
+
+
+def test_start_commits_the_forms_draft_in_one_call_whatever_was_staged_meanwhile(
+    rig, monkeypatch
+):
+    card = make_card(rig)
+    click(card._expand)  # an idle card opens its form: every bank, defaults
+    # Another session stages something else after this form was filled in.
+    rig.orchestrator.clear_staged_configs(DETECTOR, actor=OPERATOR)
+    rig.orchestrator.stage_config(
+        DETECTOR, BANKS[2], {"resolution": 64}, actor=OPERATOR
+    )
+    calls = []
+    for name in ("clear_staged_configs", "stage_config"):
+        monkeypatch.setattr(
+            rig.orchestrator, name, lambda *_a, name=name, **_k: calls.append(name)
+        )
+
+    click(buttons(card)["jd-start"])
+
+    assert calls == []  # no separate staging step another session could split
+    assert [c.job_id.source_name for c in rig.starts()] == list(BANKS)
+    assert tuple(rig.orchestrator.snapshot(DETECTOR).staged) == BANKS
 
 
 def test_start_sends_each_source_its_aux_source(rig):
@@ -401,7 +423,7 @@ def test_cancel_sends_nothing(rig):
 def test_start_while_the_running_set_is_already_stopping_needs_no_confirmation(rig):
     rig.commit()
     rig.beat()
-    rig.orchestrator.stop_workflow(DETECTOR)
+    rig.orchestrator.stop_workflow(DETECTOR, actor=OPERATOR)
     card = make_card(rig)
     rig.sink.clear()
 
@@ -452,8 +474,10 @@ def test_changes_against_the_running_config_are_marked(rig):
 
 def test_a_staged_config_that_differs_is_noted_with_the_form_closed(rig):
     rig.commit(resolution=128)
-    rig.orchestrator.clear_staged_configs(DETECTOR)
-    rig.orchestrator.stage_config(DETECTOR, BANKS[0], {"resolution": 512})
+    rig.orchestrator.clear_staged_configs(DETECTOR, actor=OPERATOR)
+    rig.orchestrator.stage_config(
+        DETECTOR, BANKS[0], {"resolution": 512}, actor=OPERATOR
+    )
     card = make_card(rig)
 
     assert difference_note(card) == (
@@ -505,24 +529,30 @@ def test_reset_sends_a_reset_to_every_running_job(rig):
 
 def test_a_read_only_refusal_from_the_orchestrator_is_shown_and_notified():
     rig = Rig(read_only=True)
-    card = make_card(rig, read_only=False)  # as if the browser bypassed the UI
+    # An operator's card in a read-only deployment: as if the browser
+    # bypassed the UI (the page gives every session a viewer there).
+    card = make_card(rig, actor=OPERATOR)
     click(card._expand)
 
     click(buttons(card)["jd-start"])
 
     assert rig.sink.sent == []
-    assert feedback(card) == "read-only dashboard: 'system' may not stage configs"
+    assert rig.orchestrator.snapshot(DETECTOR).staged == {}
+    assert (
+        feedback(card)
+        == "read-only dashboard: 'test-operator' may not commit workflows"
+    )
     (note,) = rig.notifications.recent(5)
     assert note.level == "error"
     assert (
         note.text
-        == "Detector view: read-only dashboard: 'system' may not stage configs"
+        == "Detector view: read-only dashboard: 'test-operator' may not commit workflows"
     )
 
 
 def test_actions_are_taken_in_the_sessions_actors_name():
     rig = Rig(policy=AccessPolicy(operators=["olga"]))
-    card = make_card(rig, actor=rig_actor(rig, "olga"))
+    card = make_card(rig, actor=rig.actor_for("olga"))
     click(card._expand)
 
     click(buttons(card)["jd-start"])
@@ -533,7 +563,7 @@ def test_actions_are_taken_in_the_sessions_actors_name():
 
 def test_a_viewer_gets_disabled_controls_and_a_forged_click_is_refused():
     rig = Rig(policy=AccessPolicy(operators=["olga"]))
-    card = make_card(rig, actor=rig_actor(rig, "victor"))
+    card = make_card(rig, actor=rig.actor_for("victor"))
     card.set_expanded(True)
 
     assert buttons(card)["jd-start"].disabled
@@ -542,14 +572,15 @@ def test_a_viewer_gets_disabled_controls_and_a_forged_click_is_refused():
     click(buttons(card)["jd-start"])  # a browser can send what the UI disabled
 
     assert rig.sink.sent == []
-    assert feedback(card) == "viewer 'victor' may not stage configs"
+    assert feedback(card) == "viewer 'victor' may not commit workflows"
     assert rig.notifications.recent(1)[0].level == "error"
 
 
 def test_read_only_card_disables_every_action_and_input(rig):
     rig.commit()
     rig.beat()
-    card = make_card(rig, read_only=True)
+    # What the page gives every session of a read-only deployment: a viewer.
+    card = make_card(rig, actor=AccessPolicy(read_only=True).actor_for(None))
     card.set_configuring(True)
 
     found = buttons(card)

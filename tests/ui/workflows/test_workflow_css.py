@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from jobdash.assets import asset
-from jobdash.ui.workflow_css import card_header_css, workflow_css
+from jobdash.ui.workflows.workflow_css import card_header_css, workflow_css
 
 
 def selectors(css: str) -> list[str]:

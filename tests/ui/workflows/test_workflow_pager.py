@@ -6,7 +6,7 @@ import pytest
 
 from jobdash.domain.ids import WorkflowId
 from jobdash.domain.workflow_status import WorkflowAggregate as Agg
-from jobdash.ui.workflow_pager import WorkflowFilter, WorkflowPager
+from jobdash.ui.workflows.workflow_pager import WorkflowFilter, WorkflowPager
 
 WIDS = [WorkflowId("i", f"wf{n}", 1) for n in range(10)]
 

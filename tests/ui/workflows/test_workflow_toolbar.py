@@ -6,8 +6,8 @@ from workflow_rig import click, text_of
 
 from jobdash.domain.ids import WorkflowId
 from jobdash.domain.workflow_status import WorkflowAggregate as Agg
-from jobdash.ui.workflow_pager import WorkflowFilter, WorkflowPager
-from jobdash.ui.workflow_toolbar import WorkflowToolbar
+from jobdash.ui.workflows.workflow_pager import WorkflowFilter, WorkflowPager
+from jobdash.ui.workflows.workflow_toolbar import WorkflowToolbar
 
 WIDS = [WorkflowId("i", f"wf{n}", 1) for n in range(7)]
 

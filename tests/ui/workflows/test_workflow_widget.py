@@ -20,11 +20,12 @@ from workflow_rig import (
     text_of,
 )
 
+from jobdash.domain.access import Actor, Role
 from jobdash.domain.job_state import JobState
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.domain.workflow_status import WorkflowAggregate
-from jobdash.services.access import Actor, Role
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.ui.workflow_widget import WorkflowWidget
+from jobdash.testing.actors import OPERATOR
+from jobdash.ui.workflows.workflow_widget import WorkflowWidget
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ def rig() -> Rig:
 
 
 def make_widget(rig: Rig, **options) -> WorkflowWidget:
+    options.setdefault("actor", OPERATOR)
     return WorkflowWidget(
         rig.orchestrator,
         rig.clock,
@@ -118,7 +120,7 @@ def test_badge_follows_the_lifecycle_after_each_refresh(rig):
     rig.beat()
     widget.refresh()
     seen.append(badge(widget))
-    rig.orchestrator.stop_workflow(DETECTOR)
+    rig.orchestrator.stop_workflow(DETECTOR, actor=OPERATOR)
     widget.refresh()
     seen.append(badge(widget))
     rig.beat(sources=BANKS[:1], state=JobState.stopped)
@@ -276,9 +278,10 @@ def test_restart_through_the_view_shows_the_previous_jobset_until_it_stops(rig):
     assert badge(widget) == "ACTIVE 4/4"
 
 
-def test_a_read_only_orchestrator_makes_a_read_only_view():
+def test_a_read_only_policy_makes_a_read_only_view():
     rig = Rig(read_only=True)
-    widget = make_widget(rig)  # read_only not passed: taken from the orchestrator
+    # The policy is the one switch: read-only, it makes every session a viewer.
+    widget = make_widget(rig, actor=rig.actor_for(None))
     card = widget.card(DETECTOR)
     card.set_expanded(True)
 

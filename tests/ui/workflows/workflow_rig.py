@@ -1,5 +1,9 @@
 """A real JobOrchestrator over an in-memory sink and a manual clock, for the
-workflow view's tests, with helpers that play the backend's part."""
+workflow view's tests, with helpers that play the backend's part.
+
+Imported as ``workflow_rig`` by the tests next to it (pytest puts a test's
+directory on the import path; the test directories have no ``__init__.py``).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,20 @@ from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
 
+from jobdash.catalogue_file import shipped_catalogue
+from jobdash.domain.access import AccessPolicy, Actor
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.commands import JobCommand, WorkflowConfigCommand
 from jobdash.domain.ids import JobNumber, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
-from jobdash.services.access import AccessPolicy
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.testing.actors import OPERATOR
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 MONITORS = WorkflowId("dream", "monitor_histogram", 1)
@@ -32,12 +39,16 @@ BANKS = (
     "high_resolution_detector",
 )
 
-_CATALOGUE = WorkflowCatalogue.default("dream")
+_CATALOGUE = shipped_catalogue("dream")
 
 
 @dataclass
 class Rig:
-    """Everything a workflow view needs, all of it real except the transport."""
+    """Everything a workflow view needs, all of it real except the transport.
+
+    ``read_only`` is a read-only deployment (``AccessPolicy(read_only=True)``)
+    unless a ``policy`` is given.
+    """
 
     catalogue: WorkflowCatalogue = _CATALOGUE
     clock: ManualClock = field(default_factory=ManualClock)
@@ -47,17 +58,22 @@ class Rig:
     policy: AccessPolicy | None = None
 
     def __post_init__(self) -> None:
+        if self.policy is None:
+            self.policy = AccessPolicy(read_only=self.read_only)
         self.orchestrator = JobOrchestrator(
             self.catalogue,
-            self.sink,
+            CommandDispatcher(self.sink, policy=self.policy),
             self.clock,
             stale_after=self.stale_after,
-            read_only=self.read_only,
-            policy=self.policy,
         )
         self.data = DataService(self.clock)
         self.notifications = NotificationLog(self.clock)
         self._timestamps = itertools.count(1)
+
+    def actor_for(self, user: str | None = None) -> Actor:
+        """The actor the page gives a session of ``user`` (``None``: no login)."""
+        assert self.policy is not None
+        return self.policy.actor_for(user)
 
     def commit(
         self,
@@ -66,10 +82,10 @@ class Rig:
         **params: Any,
     ) -> JobNumber:
         """Stage ``sources`` with ``params`` and commit, as another session would."""
-        self.orchestrator.clear_staged_configs(workflow_id)
+        self.orchestrator.clear_staged_configs(workflow_id, actor=OPERATOR)
         for source in sources:
-            self.orchestrator.stage_config(workflow_id, source, params)
-        return self.orchestrator.commit_workflow(workflow_id)
+            self.orchestrator.stage_config(workflow_id, source, params, actor=OPERATOR)
+        return self.orchestrator.commit_workflow(workflow_id, actor=OPERATOR)
 
     def beat(
         self,

@@ -5,7 +5,7 @@
 Built per browser session over the shared ``JobService`` (read) and
 ``JobController`` (stop/reset). What every session shows the same — each
 row's cells, the ages, the initial frame — comes from the process's one
-:class:`~jobdash.ui.job_table_rows.JobTableRows`, built once per change; the
+:class:`~jobdash.ui.jobs.job_table_rows.JobTableRows`, built once per change; the
 session's refresher calls :meth:`JobStatusWidget.refresh`, which returns at
 once (an identity check) when those rows are the ones it applied, and
 otherwise patches the rows whose shared objects changed.
@@ -25,7 +25,8 @@ Update strategy (what reaches the browser):
   ``Tabulator.stream`` needs an integer index, ours is the JobId text, and with
   remote pagination a full update sends one page anyway.
 * Ages (heartbeat, last data) are recomputed at most once a second, and
-  shown coarsely: "< 5 s" while fresh, then in 5 s steps, then in minutes.
+  shown coarsely (:mod:`jobdash.ui.durations`): "< 5 s" while fresh, then in
+  5 s steps, then in minutes.
   Panel's Tabulator redraws its whole page in the browser for any patch
   (~0.1 s of the browser's main thread for 50 rows), so ages in whole seconds
   meant a redraw every second that delayed every real change behind it.
@@ -50,15 +51,15 @@ import panel as pn
 from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 from jobdash.assets import asset
+from jobdash.domain.access import Actor, PermissionDeniedError
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
-from jobdash.services.access import Actor, PermissionDeniedError
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobService
-from jobdash.ui.job_table_rows import (
+from jobdash.ui.durations import AGE_CELL_TEXT
+from jobdash.ui.jobs.job_table_rows import (
     AGE_COLUMNS,
-    AGE_STEP_S,
     DATA,
     HEARTBEAT,
     JOB,
@@ -120,13 +121,6 @@ _HEADER_TOOLTIPS = {
     MESSAGE: "First line; select the row for the full text",
 }
 
-# An age cell's text from its coarse value in seconds (see ``job_table_rows.coarse_seconds``).
-_AGE_TEXT = (
-    f"<% if (value < {AGE_STEP_S}) {{ %>&lt; {AGE_STEP_S} s"
-    "<% } else if (value < 60) { %><%- value %> s"
-    "<% } else { %><%- Math.floor(value / 60) %> min<% } %>"
-)
-
 # Cell templates (Underscore syntax, evaluated by Bokeh in the browser).
 # ``<%- %>`` escapes; the only fields interpolated are values this module
 # computes (state names, numbers, UUIDs), never backend text.
@@ -135,7 +129,7 @@ _TEMPLATES = {
     JOB: '<span class="jd-mono" title="<%- job_number %>"><%- value %></span>',
     HEARTBEAT: (
         '<span class="jd-mono<% if (stale) { %> jd-age-stale<% } %>">'
-        + _AGE_TEXT
+        + AGE_CELL_TEXT
         + "</span>"
     ),
     # An active job without recent data shows the flag instead of the age
@@ -143,7 +137,7 @@ _TEMPLATES = {
     DATA: (
         '<% if (no_data) { %><span class="jd-no-data">no data</span>'
         '<% } else { %><span class="jd-mono"><% if (isNaN(value)) { %>—'
-        "<% } else { %>" + _AGE_TEXT + "<% } %></span><% } %>"
+        "<% } else { %>" + AGE_CELL_TEXT + "<% } %></span><% } %>"
     ),
 }
 
@@ -159,20 +153,19 @@ class JobStatusWidget(pn.viewable.Viewer):
     Parameters
     ----------
     job_service
-        The shared job model (read through immutable snapshots).
+        The shared job model (read through immutable snapshots); removes
+        jobs, and decides on the server whether this session's actor may.
     controller
         Sends stop/reset, and decides on the server whether this session's
         actor may (it refuses and audits otherwise).
     clock
         "Now" for ages (the same clock the services use).
-    read_only
-        Hide and disable the actions. Hiding is cosmetic: stop/reset are
-        refused by the controller, Remove by this widget, whatever the
-        browser sends.
     actor
-        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``);
-        passed with every stop/reset. A viewer sees no actions, as if
-        read-only. Default: :meth:`Actor.system`.
+        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``,
+        a viewer for everyone in a read-only deployment); passed with every
+        action. A viewer sees no actions. Hiding is cosmetic: the services
+        refuse a viewer's stop, reset or remove, whatever the browser sends,
+        and say why.
     page_size
         Rows per page of the remotely paginated table.
     no_data_after
@@ -190,8 +183,7 @@ class JobStatusWidget(pn.viewable.Viewer):
         controller: JobController,
         clock: Clock,
         *,
-        read_only: bool = False,
-        actor: Actor | None = None,
+        actor: Actor,
         page_size: int = 25,
         no_data_after: float | None = 30.0,
         table_rows: JobTableRows | None = None,
@@ -205,9 +197,8 @@ class JobStatusWidget(pn.viewable.Viewer):
         )
         self._controller = controller
         self._clock = clock
-        self._actor = actor if actor is not None else Actor.system()
-        self._read_only = read_only
-        self._may_act = not read_only and self._actor.is_operator
+        self._actor = actor
+        self._may_act = actor.is_operator
         # Beyond this many changed rows, one full update is cheaper than a
         # patch (pandas assigns a patched cell in ~0.2 ms; copying the shared
         # frame is one copy, and the browser gets one page either way).
@@ -371,7 +362,7 @@ class JobStatusWidget(pn.viewable.Viewer):
     def refresh(self) -> None:
         """Bring the table up to date; returns at once if nothing is due.
 
-        The shared :class:`~jobdash.ui.job_table_rows.JobTableRows` re-reads
+        The shared :class:`~jobdash.ui.jobs.job_table_rows.JobTableRows` re-reads
         the service only when something shown changed, or once a second for
         the ages; when it has nothing new this costs an identity check.
         """
@@ -565,24 +556,20 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._say(text)
 
     def _on_remove(self, _: object = None) -> None:
-        if not self._may_act:
-            # Removal changes every session's table: not for viewers either.
-            actor = self._actor
-            reason = (
-                "this dashboard is read-only"
-                if self._read_only
-                else f"{actor.role.value} {actor.name!r} may not remove jobs"
-            )
-            self._say(f"Remove refused: {reason}.")
-            return
         removed = 0
         for shown in self._selected():
             job_id = shown.row.job_id
             # Decide on the service's current state, not on what was shown.
             status = self._service.get_job_status(job_id)
-            if status is not None and status.state is JobState.stopped:
-                self._service.remove_job(job_id)
-                removed += 1
+            if status is None or status.state is not JobState.stopped:
+                continue
+            # No check here either: the service refuses (and audits) a viewer.
+            try:
+                self._service.remove_job(job_id, actor=self._actor)
+            except PermissionDeniedError as exc:
+                self._say(f"Remove refused: {exc}.")
+                return
+            removed += 1
         if removed:
             self._say(f"Removed {_jobs(removed)} from the view.")
         self._table.selection = []

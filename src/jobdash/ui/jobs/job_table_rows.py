@@ -4,7 +4,7 @@ Every browser session shows the same jobs; sessions differ only in their
 filters, sort order, page and selection. So the part of the job table that
 depends on the jobs alone — each row's cells, the ages, the frame a new
 session starts from — is computed here once per change and shared, and each
-session's :class:`~jobdash.ui.job_status_widget.JobStatusWidget` only diffs
+session's :class:`~jobdash.ui.jobs.job_status_widget.JobStatusWidget` only diffs
 what it showed against it and patches its own table. Before, each session
 read a snapshot, rebuilt every row and recomputed every age once a second:
 with twenty sessions that was most of the server's CPU, and at 10,000 jobs
@@ -28,10 +28,10 @@ from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import message_summary
 from jobdash.services.job_service import JobRow, JobService
+from jobdash.ui.durations import coarse_seconds
 
 __all__ = [
     "AGE_COLUMNS",
-    "AGE_STEP_S",
     "COLUMNS",
     "DATA",
     "HEARTBEAT",
@@ -52,7 +52,6 @@ __all__ = [
     "ShownJob",
     "TableRows",
     "age_arrays",
-    "coarse_seconds",
     "empty_frame",
     "first_line",
     "format_utc",
@@ -65,9 +64,6 @@ STALE_FILTER = "stale"
 
 #: Longest first line shown in the message column; the detail pane has it all.
 _MESSAGE_CHARS = 160
-
-#: Ages are shown to this many seconds under a minute, then to the minute.
-AGE_STEP_S = 5
 
 # Columns of the table's frame. The visible ones:
 STATE = "state"  # label: "active", "active · stale"
@@ -339,6 +335,9 @@ def age_arrays(
 ) -> dict[str, np.ndarray]:
     """The age columns of ``rows`` at ``now``: coarse seconds, NaN for no data.
 
+    Seconds are floored to what the table shows
+    (:func:`~jobdash.ui.durations.coarse_seconds`).
+
     ``no_data``: the job is active, and its last result (or, without one, its
     start) is older than ``no_data_ns``.
     """
@@ -360,17 +359,6 @@ def age_arrays(
         since = np.where(has_data, last_data, start)
         no_data = active & (has_data | has_start) & (now - since > no_data_ns)
     return {HEARTBEAT: heartbeat, DATA: data.astype(np.float64), NO_DATA: no_data}
-
-
-def coarse_seconds(seconds: np.ndarray) -> np.ndarray:
-    """Ages in whole seconds, floored to what the table shows.
-
-    0 while under :data:`AGE_STEP_S` (shown "< 5 s"), then multiples of the
-    step under a minute, then whole minutes (in seconds). A healthy job's age
-    thus never changes, and a stale one's changes every 5 s, then every minute.
-    """
-    step = AGE_STEP_S
-    return np.where(seconds < 60, seconds // step * step, seconds // 60 * 60)
 
 
 def empty_frame() -> pd.DataFrame:

@@ -1,13 +1,13 @@
 # mypy: untyped-calls-exclude=panel
 """A workflow's parameter form, generated from its catalogue schema.
 
-One input per :class:`~jobdash.services.workflow_catalogue.ParameterSpec`:
+One input per :class:`~jobdash.domain.workflow_catalogue.ParameterSpec`:
 ``int`` → ``IntInput`` and ``float`` → ``FloatInput`` (with the schema's bounds,
 which the browser enforces while typing), ``bool`` → ``Checkbox``, ``str`` →
 ``TextInput``, ``choice`` → ``Select``. The schema's own ``check`` validates
 each value as it changes, so a refused value shows its message next to the
 field at once; the orchestrator validates again when staging, and its
-:class:`~jobdash.services.workflow_catalogue.ParameterError` is shown the same
+:class:`~jobdash.domain.workflow_catalogue.ParameterError` is shown the same
 way. The form never sends anything: the card decides when to stage.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import panel as pn
 
-from jobdash.services.workflow_catalogue import ParameterError, ParameterSpec
+from jobdash.domain.workflow_catalogue import ParameterError, ParameterSpec
 from jobdash.ui.live_html import LiveHTML
 
 __all__ = ["ParameterForm"]
@@ -94,7 +94,7 @@ class ParameterForm(pn.viewable.Viewer):
     values
         Initial values by name; missing ones take their defaults.
     disabled
-        Show the values without letting them be edited (read-only dashboard).
+        Show the values without letting them be edited (a viewer's card).
     stylesheets
         CSS (text) for the form's own markup.
     """

@@ -14,6 +14,7 @@ from typing import Any
 
 from jobdash.domain.ids import SourceName
 from jobdash.services.snapshots import JobSetSnapshot, WorkflowSnapshot
+from jobdash.services.workflow_state import SourceConfig
 
 __all__ = ["DraftDifferences", "StagingDraft", "draft_differences", "initial_draft"]
 
@@ -35,6 +36,11 @@ class StagingDraft:
     sources: tuple[SourceName, ...]
     aux_source_names: Mapping[str, str]
     params: Mapping[str, Any]
+
+    def source_configs(self) -> dict[SourceName, SourceConfig]:
+        """The draft as the orchestrator commits it: one config per chosen source."""
+        config = SourceConfig(self.params, self.aux_source_names)
+        return dict.fromkeys(self.sources, config)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 # mypy: untyped-calls-exclude=panel
 """The staging section of a workflow card: sources, auxiliary sources, parameters.
 
-It edits a :class:`~jobdash.ui.staging_draft.StagingDraft`; the card compares
+It edits a :class:`~jobdash.ui.workflows.staging_draft.StagingDraft`; the card compares
 that draft with the running JobSet and has the labels of changed parameters
 marked here. Like the parameter form, it never stages or sends anything
 itself: the card decides when.
@@ -15,10 +15,10 @@ from typing import Any
 
 import panel as pn
 
-from jobdash.services.workflow_catalogue import ParameterError, WorkflowSpec
+from jobdash.domain.workflow_catalogue import ParameterError, WorkflowSpec
 from jobdash.ui.live_html import LiveHTML
-from jobdash.ui.parameter_form import ParameterForm
-from jobdash.ui.staging_draft import StagingDraft
+from jobdash.ui.workflows.parameter_form import ParameterForm
+from jobdash.ui.workflows.staging_draft import StagingDraft
 
 __all__ = ["StagingForm"]
 
@@ -33,7 +33,7 @@ class StagingForm(pn.viewable.Viewer):
     draft
         What the form shows initially.
     disabled
-        Show without allowing edits (read-only dashboard).
+        Show without allowing edits (a viewer's card).
     stylesheets
         CSS (text) for the section's markup.
     """

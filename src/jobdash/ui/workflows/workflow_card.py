@@ -31,21 +31,25 @@ from typing import Any
 
 import panel as pn
 
+from jobdash.domain.access import Actor, PermissionDeniedError
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
+from jobdash.domain.workflow_catalogue import ParameterError
 from jobdash.domain.workflow_status import WorkflowAggregate
-from jobdash.services.access import Actor, PermissionDeniedError
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
 from jobdash.services.snapshots import JobSetSnapshot, WorkflowSnapshot
-from jobdash.services.workflow_catalogue import ParameterError
 from jobdash.ui.live_html import LiveHTML
-from jobdash.ui.staging_draft import StagingDraft, draft_differences, initial_draft
-from jobdash.ui.staging_form import StagingForm
-from jobdash.ui.workflow_css import card_header_css, workflow_css
-from jobdash.ui.workflow_markup import (
+from jobdash.ui.workflows.staging_draft import (
+    StagingDraft,
+    draft_differences,
+    initial_draft,
+)
+from jobdash.ui.workflows.staging_form import StagingForm
+from jobdash.ui.workflows.workflow_css import card_header_css, workflow_css
+from jobdash.ui.workflows.workflow_markup import (
     header_html,
     message_html,
     short_number,
@@ -114,16 +118,15 @@ class WorkflowCard(pn.viewable.Viewer):
         The workflow as first shown.
     clock
         "Now" for uptime, heartbeat ages and "no data".
+    actor
+        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``,
+        a viewer for everyone in a read-only deployment); passed with every
+        action. A viewer's card has every action and input disabled; only
+        cosmetic, the orchestrator refuses a viewer and says why.
     data_service
         When each job last produced data; ``None`` disables "no data" flags.
     notifications
         Where refused actions are reported besides the card; optional.
-    read_only
-        Disable every action control (the orchestrator refuses them anyway).
-    actor
-        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``);
-        passed with every action. A viewer's card is read-only. Default:
-        :meth:`Actor.system`.
     no_data_after
         Seconds an active job may go without data before it is flagged.
 
@@ -137,10 +140,9 @@ class WorkflowCard(pn.viewable.Viewer):
         snapshot: WorkflowSnapshot,
         clock: Clock,
         *,
+        actor: Actor,
         data_service: DataService | None = None,
         notifications: NotificationLog | None = None,
-        read_only: bool = False,
-        actor: Actor | None = None,
         no_data_after: float = 30.0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Viewer is untyped
@@ -148,9 +150,8 @@ class WorkflowCard(pn.viewable.Viewer):
         self._clock = clock
         self._data_service = data_service
         self._notifications = notifications
-        self._actor = actor if actor is not None else Actor.system()
-        # Only cosmetic: the orchestrator refuses whoever may not act.
-        self._read_only = read_only or not self._actor.is_operator
+        self._actor = actor
+        self._may_act = actor.is_operator
         self._no_data_ns = round(no_data_after * _NS)
         self._css = [workflow_css()]
         self._snapshot = snapshot
@@ -304,7 +305,7 @@ class WorkflowCard(pn.viewable.Viewer):
         return pn.widgets.Button(
             label=label,
             css_classes=[css_class],
-            disabled=self._read_only,
+            disabled=not self._may_act,
             margin=(4, 4),
             **params,
         )
@@ -383,7 +384,7 @@ class WorkflowCard(pn.viewable.Viewer):
             self._staging = StagingForm(
                 self._spec,
                 initial_draft(self._snapshot),
-                disabled=self._read_only,
+                disabled=not self._may_act,
                 stylesheets=self._css,
             )
             self._staging.on_change(self._update_notes)
@@ -407,7 +408,7 @@ class WorkflowCard(pn.viewable.Viewer):
         start = "Commit & Restart" if running else "Start"
         if self._start.label != start:
             self._start.label = start
-        if self._read_only:
+        if not self._may_act:
             return
         stoppable = (
             current is not None
@@ -531,21 +532,16 @@ class WorkflowCard(pn.viewable.Viewer):
         draft = self._validated_draft()
         if draft is None:
             return
-        orchestrator = self._orchestrator
         wid = self._snapshot.workflow_id
-        actor = self._actor
-
-        def commit() -> str:
-            if not self._staged_matches(draft):
-                orchestrator.clear_staged_configs(wid, actor=actor)
-                for source in draft.sources:
-                    orchestrator.stage_config(
-                        wid, source, draft.params, draft.aux_source_names, actor=actor
-                    )
-            return short_number(orchestrator.commit_workflow(wid, actor=actor))
-
+        configs = draft.source_configs()
+        # One call: the draft is staged and committed under the orchestrator's
+        # lock, so another session's staging cannot slip in between.
         started = self._act(
-            commit,
+            lambda: short_number(
+                self._orchestrator.commit_workflow(
+                    wid, actor=self._actor, draft=configs
+                )
+            ),
             lambda number: f"Started job {number} for {len(draft.sources)} source(s).",
         )
         if started and self.configuring:
@@ -583,15 +579,6 @@ class WorkflowCard(pn.viewable.Viewer):
             self._show_feedback(describe(result), "info")
             return True
         return False
-
-    def _staged_matches(self, draft: StagingDraft) -> bool:
-        """Whether the orchestrator already stages exactly ``draft``."""
-        staged = self._snapshot.staged
-        return tuple(staged) == draft.sources and all(
-            dict(config.params) == dict(draft.params)
-            and dict(config.aux_source_names) == dict(draft.aux_source_names)
-            for config in staged.values()
-        )
 
     def _validated_draft(self) -> StagingDraft | None:
         """The draft, checked against the schema; ``None`` (and shown) if refused."""

@@ -8,7 +8,8 @@ markup goes through :func:`html.escape`; nothing here trusts its input.
 
 Colour classes are the shared ``jd-state-*`` pills of ``assets/css/jobdash.css``;
 the layout classes (``jd-wf-*``, ``jd-source-chip``, ...) are styled by
-``assets/css/workflow_widget.css``. The state is always written as text too.
+``assets/css/workflow_widget.css``. The state is always written as text too;
+durations and ages as :mod:`jobdash.ui.durations` words them.
 """
 
 from __future__ import annotations
@@ -19,18 +20,15 @@ from html import escape
 from jobdash.domain.ids import JobId, JobNumber
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import message_summary
+from jobdash.domain.workflow_catalogue import WorkflowSpec
 from jobdash.domain.workflow_status import AggregateStatus, WorkflowAggregate
 from jobdash.services.snapshots import JobSetSnapshot, JobSnapshot
-from jobdash.services.workflow_catalogue import WorkflowSpec
-from jobdash.ui.job_table_rows import AGE_STEP_S
+from jobdash.ui.durations import format_duration, format_uptime, heartbeat_age
 
 __all__ = [
     "badge_html",
     "chip_state",
-    "format_duration",
-    "format_uptime",
     "header_html",
-    "heartbeat_age",
     "message_html",
     "meta_html",
     "short_number",
@@ -47,64 +45,12 @@ _SUMMARY_CHARS = 160
 _TOOLTIP_MESSAGE_CHARS = 300
 """Longest message quoted in a chip's tooltip (the message box has all of it)."""
 
-# The job table's step (one rule for ages and durations on the whole page).
-_STEP_S = AGE_STEP_S
-
-_RECENT_S = _STEP_S
-"""Heartbeat ages below this many seconds are all shown as one ("under 5 s")."""
-
 _RUNNING = frozenset({JobState.active, JobState.finishing})
 
 
 def short_number(job_number: JobNumber) -> str:
     """The first eight hex digits of a job number, as cards show it."""
     return job_number.hex[:8]
-
-
-def format_duration(seconds: float) -> str:
-    """A coarse, readable duration: ``45 s``, ``3 min``, ``2 h 05 min``, ``3 d 4 h``.
-
-    Precision falls with magnitude: 5 s steps in the first minute, then
-    minutes, then hours. A text re-rendered every second thus changes every
-    5 s at most, then once a minute: a card costs a message to every
-    session's browser only when what it says changed (a second-by-second
-    "no data for 47 s" on every silent job made every card change every
-    second). Negative input (clock skew between backend and dashboard) reads
-    as ``0 s``. Uptimes use :func:`format_uptime`, which drops the seconds.
-    """
-    total = max(0, int(seconds))
-    if total < 60:
-        return f"{total // _STEP_S * _STEP_S} s"
-    minutes = total // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
-
-
-def format_uptime(seconds: float) -> str:
-    """How long a JobSet has run, in minutes: ``< 1 min``, ``3 min``, ``2 h 05 min``.
-
-    Never in seconds: every running card shows an uptime, and a text that
-    changed every second would cost every running card a message to the
-    browser every second.
-    """
-    return "< 1 min" if seconds < 60 else format_duration(seconds)
-
-
-def heartbeat_age(seconds: float) -> str:
-    """How long ago a heartbeat arrived, in words that change only when it matters.
-
-    Healthy jobs beat every ~2 s, so any age below :data:`_RECENT_S` reads the
-    same ("under 5 s") and their chips do not change from second to second;
-    a late job's age counts up.
-    """
-    if seconds < _RECENT_S:
-        return f"under {_RECENT_S} s"
-    return format_duration(seconds)
 
 
 def title_html(spec: WorkflowSpec) -> str:

@@ -2,7 +2,7 @@
 """The workflow view's toolbar: a status summary, filter, search and pages.
 
 Shown only when the catalogue does not fit on one page (see
-:mod:`jobdash.ui.workflow_pager`); a small catalogue gets plain cards.
+:mod:`jobdash.ui.workflows.workflow_pager`); a small catalogue gets plain cards.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import panel as pn
 
 from jobdash.ui.live_html import LiveHTML
-from jobdash.ui.workflow_css import workflow_css
-from jobdash.ui.workflow_markup import summary_html
-from jobdash.ui.workflow_pager import WorkflowFilter, WorkflowPager
+from jobdash.ui.workflows.workflow_css import workflow_css
+from jobdash.ui.workflows.workflow_markup import summary_html
+from jobdash.ui.workflows.workflow_pager import WorkflowFilter, WorkflowPager
 
 __all__ = ["WorkflowToolbar"]
 

@@ -9,7 +9,7 @@ patched in place from a new snapshot, a hidden workflow only has its
 aggregate recorded (for the summary and the filter). Time-dependent texts
 (uptime, heartbeat ages, "no data") are refreshed at most once per second,
 and only on shown cards with something running; they are worded coarsely
-enough (see ``workflow_markup``) that a healthy card sends nothing most
+enough (see :mod:`jobdash.ui.durations`) that a healthy card sends nothing most
 seconds.
 
 Cards are built for the workflows of the current page only, and kept when
@@ -23,17 +23,17 @@ from collections.abc import Mapping
 
 import panel as pn
 
+from jobdash.domain.access import Actor
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import WorkflowId
-from jobdash.services.access import Actor
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLog
 from jobdash.services.snapshots import WorkflowSnapshot
-from jobdash.ui.workflow_card import WorkflowCard
-from jobdash.ui.workflow_css import workflow_css
-from jobdash.ui.workflow_pager import WorkflowPager
-from jobdash.ui.workflow_toolbar import WorkflowToolbar
+from jobdash.ui.workflows.workflow_card import WorkflowCard
+from jobdash.ui.workflows.workflow_css import workflow_css
+from jobdash.ui.workflows.workflow_pager import WorkflowPager
+from jobdash.ui.workflows.workflow_toolbar import WorkflowToolbar
 
 __all__ = ["WorkflowWidget"]
 
@@ -50,16 +50,14 @@ class WorkflowWidget(pn.viewable.Viewer):
         The shared workflow-level model.
     clock
         The injected clock ("now" for uptimes and ages).
+    actor
+        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``,
+        a viewer for everyone in a read-only deployment); passed with every
+        action. A viewer's cards have their controls disabled.
     data_service
         Optional; lets cards flag active jobs that send no data.
     notifications
         Optional; refused actions are added to it as errors.
-    read_only
-        Disable every action control (also taken from the orchestrator).
-    actor
-        Who acts in this session (``AccessPolicy.actor_for(pn.state.user)``);
-        passed with every action. A viewer gets disabled controls, as if
-        read-only. Default: :meth:`Actor.system`.
     no_data_after
         Seconds an active job may go without data before it is flagged.
     page_size
@@ -72,10 +70,9 @@ class WorkflowWidget(pn.viewable.Viewer):
         job_orchestrator: JobOrchestrator,
         clock: Clock,
         *,
+        actor: Actor,
         data_service: DataService | None = None,
         notifications: NotificationLog | None = None,
-        read_only: bool = False,
-        actor: Actor | None = None,
         no_data_after: float = 30.0,
         page_size: int = 24,
     ) -> None:
@@ -86,7 +83,6 @@ class WorkflowWidget(pn.viewable.Viewer):
         self._clock = clock
         self._data_service = data_service
         self._notifications = notifications
-        self._read_only = read_only or job_orchestrator.read_only
         self._actor = actor
         self._no_data_after = no_data_after
         # The version is read before the snapshots: a change in between is
@@ -223,9 +219,8 @@ class WorkflowWidget(pn.viewable.Viewer):
             self._orchestrator,
             snapshot,
             self._clock,
+            actor=self._actor,
             data_service=self._data_service,
             notifications=self._notifications,
-            read_only=self._read_only,
-            actor=self._actor,
             no_data_after=self._no_data_after,
         )
