@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from jobdash.services.access import LOCAL_USER, Actor, ReadOnlyError, Role
+from jobdash.domain.access import LOCAL_USER, Actor, ReadOnlyError, Role
 from jobdash.settings import Settings
 
 
@@ -135,7 +135,7 @@ def test_a_read_only_dashboard_gives_a_policy_that_refuses_everyone() -> None:
     olga = policy.actor_for("olga")
     assert not olga.is_operator
     with pytest.raises(ReadOnlyError):
-        policy.require_operator(Actor.system(), "stop workflows")
+        policy.require_operator(Actor("olga", Role.operator), "stop workflows")
 
 
 # --- the other settings ------------------------------------------------------------

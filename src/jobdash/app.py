@@ -1,11 +1,17 @@
 """The composition root: every service, the transport and the ingestion thread.
 
-This is the one place where jobdash is wired together (DESIGN.md §3), so that
-swapping the simulated backend for Kafka, or dropping the legacy
-``JobService`` (seed phase 2), is a change of one constructor call here.
+This is the one place where jobdash is wired together
+(``docs/architecture.md``), so that swapping the simulated backend for Kafka,
+or dropping the legacy ``JobService`` (seed phase 2), is a change of one
+constructor call here. The dashboard (``app.py``, ``jobdash serve``), the
+terminal commands (``jobdash status/start/stop``, through
+:class:`jobdash.cli.kafka_session.KafkaSession`) and the benchmarks all build
+their services with :func:`build_services`.
 
 - :func:`build_services` is pure wiring: it builds everything from
-  :class:`~jobdash.settings.Settings` and starts nothing.
+  :class:`~jobdash.settings.Settings` and starts nothing. Its keyword
+  arguments are the hooks the terminal commands need (their own clock,
+  catalogue, outcome tracker and Kafka streams).
 - :func:`get_services` returns the one process-wide :class:`Services`,
   created and started once under a lock however many browser sessions open,
   and stopped at interpreter exit.
@@ -20,33 +26,38 @@ import atexit
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from jobdash.catalogue_file import load_catalogue_file, shipped_catalogue
+from jobdash.domain.access import AccessPolicy
 from jobdash.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
+from jobdash.domain.command_sink import CommandSink
 from jobdash.domain.ids import seeded_job_numbers
-from jobdash.services.access import AccessPolicy
+from jobdash.domain.streams import StreamId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.services.audit_log import AuditLog
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.config_store import ConfigStore
 from jobdash.services.data_service import DataService
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
+from jobdash.services.message_pump import MessagePump
 from jobdash.services.notifications import NotificationLevel, NotificationLog
-from jobdash.services.orchestrator import Orchestrator
 from jobdash.services.status_history import StatusHistory
 from jobdash.services.worker_registry import WorkerRegistry
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.settings import Settings, TransportKind
-from jobdash.transport.command_sink import CommandSink
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.message_source import MessageSource
 from jobdash.transport.simulated import SimulatedBackend
-from jobdash.ui.job_table_rows import JobTableRows
+from jobdash.ui.jobs.job_table_rows import JobTableRows
 
 if TYPE_CHECKING:
     from jobdash.transport.kafka_health import KafkaHealth
+    from jobdash.transport.kafka_positioning import PositionedConsumers
 
 __all__ = [
     "FROZEN_START_NS",
@@ -100,12 +111,16 @@ class Services:
         The workflow-level model.
     job_controller
         Row actions of the legacy job view.
+    commands
+        The one command path (authorize → track → send → audit) that
+        ``job_orchestrator``, ``job_controller`` and ``job_service`` act
+        through.
     worker_registry
         Service heartbeats of the backend workers.
     status_history
         Recent status changes, for the timeline.
     router
-        Forwards each decoded message to the services (``Orchestrator``).
+        Forwards each decoded message to the services (``MessagePump``).
     source, sink
         The transport: where messages come from and commands go to.
     ingestion
@@ -115,9 +130,12 @@ class Services:
         also ``source`` and ``sink``), else ``None``.
     kafka_health
         Connection health of the Kafka transport, else ``None``.
+    kafka_positions
+        The Kafka consumers' positioning at start-up (tells when every topic
+        is read from the start time), else ``None``.
     policy
-        Who may act: each session asks it for its actor
-        (``policy.actor_for(pn.state.user)``).
+        Who may act, read-only included (the one switch): each session asks
+        it for its actor (``policy.actor_for(pn.state.user)``).
     audit
         The audit trail of commands, shared by every action service
         (``None`` when ``audit_file`` is ``none``).
@@ -133,14 +151,16 @@ class Services:
     job_service: JobService | None
     job_orchestrator: JobOrchestrator
     job_controller: JobController
+    commands: CommandDispatcher
     worker_registry: WorkerRegistry
     status_history: StatusHistory
-    router: Orchestrator
+    router: MessagePump
     source: MessageSource
     sink: CommandSink
     ingestion: IngestionThread
     simulator: SimulatedBackend | None = None
     kafka_health: KafkaHealth | None = None
+    kafka_positions: PositionedConsumers | None = None
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     audit: AuditLog | None = None
     job_table_rows: JobTableRows | None = None
@@ -196,8 +216,8 @@ def load_catalogue(settings: Settings) -> WorkflowCatalogue:
         The catalogue describes another instrument than ``settings.instrument``.
     """
     if settings.catalogue is None:
-        return WorkflowCatalogue.default(settings.instrument)
-    catalogue = WorkflowCatalogue.load(settings.catalogue)
+        return shipped_catalogue(settings.instrument)
+    catalogue = load_catalogue_file(settings.catalogue)
     if catalogue.instrument != settings.instrument:
         raise StartupError(
             f"workflow catalogue {settings.catalogue} is for instrument "
@@ -207,17 +227,56 @@ def load_catalogue(settings: Settings) -> WorkflowCatalogue:
     return catalogue
 
 
-def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Services:
+def audit_log(settings: Settings, clock: Clock) -> AuditLog | None:
+    """The audit trail the settings ask for (``audit_file``); ``None`` if off."""
+    if settings.audit_file is None:
+        return None
+    return AuditLog(
+        settings.audit_file,
+        clock,
+        max_bytes=settings.audit_max_bytes,
+        fsync=settings.audit_fsync,
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    legacy_job_view: bool = True,
+    clock: Clock | None = None,
+    catalogue: WorkflowCatalogue | None = None,
+    tracker_type: type[PendingCommandTracker] = PendingCommandTracker,
+    kafka_streams: Sequence[StreamId] = tuple(StreamId),
+    ingestion_name: str = "jobdash-ingestion",
+    transport: tuple[MessageSource, CommandSink] | None = None,
+) -> Services:
     """Build every service and the transport from ``settings``; start nothing.
 
     Parameters
     ----------
     settings
-        The deployment's settings.
+        The deployment's settings; ``settings.access_policy()`` decides who
+        may act (read-only included) for every service.
     legacy_job_view
         Build the legacy ``JobService`` and route heartbeats to it (seed
         phase 1). ``False`` is phase 2: the router feeds ``JobOrchestrator``
         only and the page shows the workflow view alone.
+    clock
+        The process clock; default :func:`make_clock` of ``settings``.
+    catalogue
+        The workflows; default :func:`load_catalogue` of ``settings``.
+    tracker_type
+        The command tracker's class (the terminal commands keep each
+        command's outcome with a subclass).
+    kafka_streams
+        What the Kafka transport reads (a ``jobdash status`` reads heartbeats
+        only); unused by the simulated transport.
+    ingestion_name
+        The ingestion thread's name (as thread dumps and logs show it).
+    transport
+        A message source and command sink to use instead of the ones
+        ``settings.transport`` names (the benchmarks replay prepared
+        heartbeats from memory); ``None``: build them from the settings.
 
     Raises
     ------
@@ -230,39 +289,26 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
     ValueError
         A setting the transport refuses (e.g. an unknown simulator scenario).
     """
-    clock = make_clock(settings)
-    catalogue = load_catalogue(settings)
+    clock = make_clock(settings) if clock is None else clock
+    catalogue = load_catalogue(settings) if catalogue is None else catalogue
     stale_after = settings.effective_stale_after
-    read_only = settings.read_only
 
     policy = settings.access_policy()
-    audit = (
-        None
-        if settings.audit_file is None
-        else AuditLog(
-            settings.audit_file,
-            clock,
-            max_bytes=settings.audit_max_bytes,
-            fsync=settings.audit_fsync,
-        )
-    )
+    audit = audit_log(settings, clock)
     notifications = NotificationLog(clock)
-    tracker = PendingCommandTracker(
+    tracker = tracker_type(
         clock, notifications, timeout=settings.command_timeout, audit=audit
     )
     data_service = DataService(clock)
-    job_service = (
-        JobService(clock, stale_after=stale_after, data_service=data_service)
-        if legacy_job_view
-        else None
-    )
     worker_registry = WorkerRegistry(clock, stale_after=stale_after)
 
     simulator: SimulatedBackend | None = None
-    kafka_health: KafkaHealth | None = None
+    kafka: _KafkaTransport | None = None
     source: MessageSource
     sink: CommandSink
-    if settings.transport is TransportKind.simulated:
+    if transport is not None:
+        source, sink = transport
+    elif settings.transport is TransportKind.simulated:
         simulator = SimulatedBackend(
             catalogue,
             clock,
@@ -272,8 +318,20 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         )
         source = sink = simulator
     else:
-        source, sink, kafka_health = _kafka_transport(settings, clock, tracker)
+        kafka = _kafka_transport(settings, clock, tracker, kafka_streams)
+        source, sink = kafka.source, kafka.sink
 
+    commands = CommandDispatcher(sink, policy=policy, tracker=tracker, audit=audit)
+    job_service = (
+        JobService(
+            clock,
+            stale_after=stale_after,
+            data_service=data_service,
+            guard=commands.guard,
+        )
+        if legacy_job_view
+        else None
+    )
     config_store = ConfigStore(settings.config_file, clock=clock)
     # A simulated deployment replays identically from its seed, job numbers
     # included (stable screenshots); real backends get random UUIDs.
@@ -282,22 +340,15 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
     )
     job_orchestrator = JobOrchestrator(
         catalogue,
-        sink,
+        commands,
         clock,
         config_store=config_store,
-        tracker=tracker,
         stale_after=stale_after,
-        read_only=read_only,
-        policy=policy,
-        audit=audit,
         notifications=notifications,
         new_job_number=new_job_number,
     )
-    job_controller = JobController(
-        sink, tracker=tracker, read_only=read_only, policy=policy, audit=audit
-    )
     status_history = StatusHistory(clock, stale_after=stale_after)
-    router = Orchestrator(
+    router = MessagePump(
         job_service=job_service,
         job_orchestrator=job_orchestrator,
         data_service=data_service,
@@ -305,7 +356,7 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         worker_registry=worker_registry,
         status_listeners=(status_history,),
     )
-    ingestion = IngestionThread(source, router, clock)
+    ingestion = IngestionThread(source, router, clock, name=ingestion_name)
 
     for warning in config_store.warnings:
         notifications.add(NotificationLevel.warning, warning)
@@ -320,7 +371,8 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         data_service=data_service,
         job_service=job_service,
         job_orchestrator=job_orchestrator,
-        job_controller=job_controller,
+        job_controller=JobController(commands),
+        commands=commands,
         worker_registry=worker_registry,
         status_history=status_history,
         router=router,
@@ -328,16 +380,28 @@ def build_services(settings: Settings, *, legacy_job_view: bool = True) -> Servi
         sink=sink,
         ingestion=ingestion,
         simulator=simulator,
-        kafka_health=kafka_health,
+        kafka_health=None if kafka is None else kafka.health,
+        kafka_positions=None if kafka is None else kafka.positions,
         policy=policy,
         audit=audit,
         job_table_rows=None if job_service is None else JobTableRows(job_service),
     )
 
 
+@dataclass(frozen=True, eq=False)
+class _KafkaTransport:
+    source: MessageSource
+    sink: CommandSink
+    health: KafkaHealth
+    positions: PositionedConsumers
+
+
 def _kafka_transport(
-    settings: Settings, clock: Clock, tracker: PendingCommandTracker
-) -> tuple[MessageSource, CommandSink, KafkaHealth]:
+    settings: Settings,
+    clock: Clock,
+    tracker: PendingCommandTracker,
+    streams: Sequence[StreamId],
+) -> _KafkaTransport:
     try:
         from jobdash.transport.kafka_config import install_repeated_log_filter
         from jobdash.transport.kafka_health import KafkaHealth
@@ -355,14 +419,18 @@ def _kafka_transport(
     # Position at the dashboard's start time, not at "latest when the group
     # assignment completes": joining takes seconds on a real broker, and
     # heartbeats and acks produced meanwhile would be missed.
+    positions = PositionedConsumers(clock.now_ns())
     source = KafkaMessageSource(
         settings,
         clock,
         health=health,
-        consumer_factory=PositionedConsumers(clock.now_ns()),
+        streams=streams,
+        consumer_factory=positions,
     )
+    # A read-only deployment opens no producer (the sink reads the setting);
+    # the access policy refuses every action before it would get there.
     sink = KafkaCommandSink(settings, on_failure=tracker.command_failed, health=health)
-    return source, sink, health
+    return _KafkaTransport(source, sink, health, positions)
 
 
 def _call_if_present(target: object, name: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jobdash.services.access import AccessPolicy, Role
+from jobdash.domain.access import AccessPolicy, Role
 
 AUDIT_DISABLED = "none"
 """The ``audit_file`` value (``JOBDASH_AUDIT_FILE=none``) that turns auditing off."""

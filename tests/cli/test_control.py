@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from kafka_cluster import MockKafkaCluster
 
 from jobdash.assets import asset
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.cli import main
 from jobdash.cli.command_outcomes import CommandOutcome
 from jobdash.cli.control import (
@@ -24,11 +24,11 @@ from jobdash.cli.control import (
     resolve_workflow,
 )
 from jobdash.cli.kafka_options import UsageError
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
 from kafka_processes import SimulatorProcess, run_jobdash
 
-CATALOGUE = WorkflowCatalogue.default("dream")
+CATALOGUE = shipped_catalogue("dream")
 DETECTOR = CATALOGUE.workflows[0]
 BANKS = DETECTOR.source_names
 

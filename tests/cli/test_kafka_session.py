@@ -9,21 +9,23 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from kafka_cluster import MockKafkaCluster
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.cli.command_outcomes import CommandOutcome
 from jobdash.cli.kafka_session import KafkaSession, KafkaUnavailableError
+from jobdash.domain.access import Actor, PermissionDeniedError, ReadOnlyError, Role
 from jobdash.domain.clock import ManualClock, SystemClock
 from jobdash.domain.ids import WorkflowId
-from jobdash.services.access import ReadOnlyError
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.services.workflow_state import SourceConfig
 from jobdash.settings import Settings
+from jobdash.testing.actors import OPERATOR
+from jobdash.testing.kafka_cluster import MockKafkaCluster
 from jobdash.transport.kafka_backend_bridge import KafkaBackendBridge
 from jobdash.transport.simulated import SimulatedBackend
 
 pytestmark = pytest.mark.kafka
 
-CATALOGUE = WorkflowCatalogue.default("dream")
+CATALOGUE = shipped_catalogue("dream")
 MONITORS = WorkflowId("dream", "monitor_histogram", 1)
 
 
@@ -56,11 +58,11 @@ def test_a_command_sent_as_soon_as_start_returns_gets_its_answer(
         session.start(connect_timeout=20)
         orchestrator = session.job_orchestrator
         actor = session.actor
-        orchestrator.stage_config(
-            MONITORS, "monitor_cave", {"toa_bins": 100}, actor=actor
+        orchestrator.commit_workflow(
+            MONITORS,
+            actor=actor,
+            draft={"monitor_cave": SourceConfig({"toa_bins": 100})},
         )
-
-        orchestrator.commit_workflow(MONITORS, actor=actor)
 
         assert session.tracker.wait_settled(20)
         assert set(session.tracker.outcomes().values()) == {CommandOutcome.acknowledged}
@@ -103,7 +105,25 @@ def test_a_session_that_sends_nothing_cannot_send(
         session.start(connect_timeout=20)
 
         with pytest.raises(ReadOnlyError):
-            session.job_orchestrator.stop_workflow(MONITORS)
+            session.job_orchestrator.stop_workflow(MONITORS, actor=OPERATOR)
 
-        assert session.sink.read_only
-        assert list(session.source.topics) == [settings.topic("heartbeat")]
+        assert session.services.sink.read_only  # no producer either
+        assert list(session.services.source.topics) == [settings.topic("heartbeat")]
+
+
+def test_the_deployments_operator_list_decides_whether_a_terminal_user_may_act(
+    settings: Settings, backend: KafkaBackendBridge
+) -> None:
+    # Was: every terminal user an operator, whatever ``operators`` said.
+    settings = settings.model_copy(update={"operators": ["somebody-else"]})
+    with KafkaSession(settings, CATALOGUE, SystemClock(), commands=True) as session:
+        session.start(connect_timeout=20)
+        assert session.actor == Actor(getpass.getuser(), Role.viewer)
+
+        with pytest.raises(PermissionDeniedError, match="viewer"):
+            session.job_orchestrator.stop_workflow(MONITORS, actor=session.actor)
+        assert session.tracker.outstanding() == []
+
+    listed = settings.model_copy(update={"operators": [getpass.getuser()]})
+    with KafkaSession(listed, CATALOGUE, SystemClock(), commands=True) as session:
+        assert session.actor == Actor(getpass.getuser(), Role.operator)

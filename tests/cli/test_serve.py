@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +12,9 @@ from jobdash.app import reset_services_for_tests
 from jobdash.cli import build_parser, main
 from jobdash.cli.serve import _SETTINGS_FLAGS, settings_from_args
 from jobdash.settings import Settings
+from jobdash.testing.ports import LOOPBACK, free_port
+from jobdash.testing.processes import JOBDASH
+from jobdash.testing.servers import ServerProcess, http_status, spawn
 
 
 @pytest.fixture
@@ -92,57 +89,32 @@ def test_every_setting_but_the_kafka_options_has_a_flag() -> None:
     assert set(_SETTINGS_FLAGS) == set(Settings.model_fields) - {"kafka"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _get(url: str) -> int:
-    try:
-        # Generous: the liveness probe builds a whole page (seconds on a
-        # loaded machine).
-        with urllib.request.urlopen(url, timeout=60) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 @pytest.mark.slow
 def test_serve_answers_until_interrupted_then_stops_ingestion(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "serve.log"
     command = [
-        str(Path(sys.executable).parent / "jobdash"),
+        JOBDASH,
         "serve",
         "--address",
-        "127.0.0.1",
+        LOOPBACK,
         "--port",
         str(port),
         "--frozen-clock",
         "--config-dir",
         str(tmp_path / "config"),
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{LOOPBACK}:{port}/"
+    server = ServerProcess(url, port, log_path, spawn(command, log_path))
     try:
-        deadline = time.monotonic() + 120
-        liveness = f"http://127.0.0.1:{port}/liveness?endpoint=/"
-        while _get(liveness) != 200:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)  # polling a process we started
-        assert _get(f"http://127.0.0.1:{port}/") == 200
-        process.send_signal(signal.SIGINT)
-        process.wait(30)
+        server.wait_until_live("/", timeout=120)
+        assert http_status(url, timeout=60) == 200
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(10)
     log = log_path.read_text()
     assert "jobdash services started: simulated transport, instrument dream" in log
     assert "jobdash-ingestion stopped" in log

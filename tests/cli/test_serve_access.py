@@ -11,8 +11,8 @@ import pytest
 from jobdash.app import build_services
 from jobdash.cli import build_parser
 from jobdash.cli.serve import AuthError, auth_options, settings_from_args
+from jobdash.domain.access import ReadOnlyError, Role
 from jobdash.domain.ids import WorkflowId
-from jobdash.services.access import ReadOnlyError, Role
 
 BEAM_MONITORS = WorkflowId("dream", "monitor_histogram", 1)
 

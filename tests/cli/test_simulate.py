@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kafka_cluster import MockKafkaCluster
-from wait_until import wait_until
 
 from jobdash.cli import main
 from jobdash.domain.clock import SystemClock
@@ -24,6 +22,8 @@ from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 from jobdash.domain.streams import StreamId
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.codec import decode_ack, decode_status
 from jobdash.transport.kafka_sink import KafkaCommandSink
 from jobdash.transport.kafka_source import KafkaMessageSource

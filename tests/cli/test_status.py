@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_cluster import MockKafkaCluster
-from wait_until import wait_until
 
 from jobdash.domain.commands import (
     JobIdentifier,
@@ -21,8 +19,11 @@ from jobdash.domain.commands import (
 )
 from jobdash.domain.ids import WorkflowId
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.testing.processes import JOBDASH
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.kafka_sink import KafkaCommandSink
-from kafka_processes import JOBDASH, SimulatorProcess, kafka_env, run_jobdash
+from kafka_processes import SimulatorProcess, kafka_env, run_jobdash
 
 pytestmark = pytest.mark.kafka
 

@@ -8,16 +8,18 @@ from typing import Any
 
 import pytest
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.cli.status_report import SCHEMA, build_report, render_table
+from jobdash.domain.access import AccessPolicy
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
 from jobdash.services.worker_registry import WorkerRegistry
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 from jobdash.transport.kafka_health import ConnectionState, KafkaHealthSnapshot
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
@@ -37,11 +39,12 @@ class _Heard:
     def __init__(self) -> None:
         self.clock = ManualClock(START)
         self.orchestrator = JobOrchestrator(
-            WorkflowCatalogue.default("dream"),
-            InMemoryCommandSink(),
+            shipped_catalogue("dream"),
+            CommandDispatcher(
+                InMemoryCommandSink(), policy=AccessPolicy(read_only=True)
+            ),
             self.clock,
             stale_after=6.0,
-            read_only=True,
         )
         self.jobs = JobService(self.clock, stale_after=6.0)
         self.workers = WorkerRegistry(self.clock, stale_after=6.0)

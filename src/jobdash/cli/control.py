@@ -57,12 +57,13 @@ from jobdash.cli.kafka_options import (
 from jobdash.cli.kafka_session import KafkaSession, KafkaUnavailableError
 from jobdash.domain.clock import SystemClock
 from jobdash.domain.ids import WorkflowId
-from jobdash.domain.workflow_status import WorkflowAggregate
-from jobdash.services.workflow_catalogue import (
+from jobdash.domain.workflow_catalogue import (
     ParameterError,
     WorkflowCatalogue,
     WorkflowSpec,
 )
+from jobdash.domain.workflow_status import WorkflowAggregate
+from jobdash.services.workflow_state import SourceConfig
 from jobdash.settings import Settings
 
 __all__ = [
@@ -193,20 +194,17 @@ def run_start(args: argparse.Namespace) -> int:
         wid = spec.workflow_id
         staged = orchestrator.snapshot(wid).staged
         sources = list(args.source) or list(staged) or list(spec.source_names)
-        actor = session.actor
-        if args.source:
-            orchestrator.clear_staged_configs(wid, actor=actor)
-        for source in sources:
-            base = staged.get(source)
-            orchestrator.stage_config(
-                wid,
-                source,
+        # Staged and committed in one step: what starts is exactly this draft.
+        draft = {
+            source: SourceConfig(
                 {**(base.params if base else {}), **typed},
                 {**(base.aux_source_names if base else {}), **aux},
-                actor=actor,
             )
+            for source in sources
+            for base in (staged.get(source),)
+        }
         running = orchestrator.snapshot(wid).current
-        job_number = orchestrator.commit_workflow(wid, actor=actor)
+        job_number = orchestrator.commit_workflow(wid, actor=session.actor, draft=draft)
         replaced = (
             f"; stopping job number {running.job_number}"
             if running is not None

@@ -34,9 +34,9 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from jobdash.catalogue_file import CatalogueError
 from jobdash.domain.clock import Clock
-from jobdash.services.audit_log import AuditLog
-from jobdash.services.workflow_catalogue import CatalogueError, WorkflowCatalogue
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.settings import Settings, TransportKind
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "add_kafka_options",
-    "audit_log_for",
     "catalogue_for",
     "configure_logging",
     "fail",
@@ -238,19 +237,6 @@ def catalogue_for(settings: Settings) -> WorkflowCatalogue:
         return load_catalogue(settings)
     except (CatalogueError, StartupError) as exc:
         raise UsageError(str(exc)) from None
-
-
-def audit_log_for(settings: Settings, clock: Clock) -> AuditLog | None:
-    """The dashboard's audit trail (``audit_file``), so that terminal commands
-    are in it too; ``None`` when auditing is off."""
-    if settings.audit_file is None:
-        return None
-    return AuditLog(
-        settings.audit_file,
-        clock,
-        max_bytes=settings.audit_max_bytes,
-        fsync=settings.audit_fsync,
-    )
 
 
 def configure_logging(verbosity: int, clock: Clock) -> None:

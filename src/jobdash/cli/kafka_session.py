@@ -1,11 +1,13 @@
 """The dashboard's models, filled from Kafka for the span of one terminal command.
 
 ``jobdash status``, ``start`` and ``stop`` see and act exactly as the
-dashboard does because they run the same pieces: the real ``JobOrchestrator``
-(and the legacy ``JobService``) fed by the real ``Orchestrator`` router from
-an ``IngestionThread`` over a ``KafkaMessageSource``, commands through a
-``KafkaCommandSink`` with acknowledgements tracked by a
-``PendingCommandTracker``, staged configs in the dashboard's config file.
+dashboard does because they *are* the dashboard's services, built by the same
+composition root (:func:`jobdash.app.build_services`): the real
+``JobOrchestrator`` (and the legacy ``JobService``) fed by the real
+``MessagePump`` from an ``IngestionThread`` over a ``KafkaMessageSource``,
+commands through the one command path to a ``KafkaCommandSink`` with
+acknowledgements tracked, staged configs in the dashboard's config file, the
+dashboard's access policy and audit trail.
 
 What differs is time: a terminal command knows nothing when it starts, so it
 listens to the heartbeats for a while (one stale threshold by default) to
@@ -22,24 +24,12 @@ import getpass
 import threading
 from types import TracebackType
 
+from jobdash.app import Services, build_services
 from jobdash.cli.command_outcomes import OutcomeTracker
-from jobdash.cli.kafka_options import audit_log_for
 from jobdash.domain.clock import Clock
 from jobdash.domain.streams import StreamId
-from jobdash.services.access import AccessPolicy, Actor, Role
-from jobdash.services.config_store import ConfigStore
-from jobdash.services.job_orchestrator import JobOrchestrator
-from jobdash.services.job_service import JobService
-from jobdash.services.notifications import NotificationLog
-from jobdash.services.orchestrator import Orchestrator
-from jobdash.services.worker_registry import WorkerRegistry
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
-from jobdash.settings import Settings
-from jobdash.transport.ingestion import IngestionThread
-from jobdash.transport.kafka_health import KafkaHealth
-from jobdash.transport.kafka_positioning import PositionedConsumers
-from jobdash.transport.kafka_sink import KafkaCommandSink
-from jobdash.transport.kafka_source import KafkaMessageSource
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
+from jobdash.settings import Settings, TransportKind
 
 __all__ = ["KafkaSession", "KafkaUnavailableError"]
 
@@ -61,15 +51,17 @@ class KafkaSession:
         Receipt times, staleness and command timeouts.
     commands
         Whether this command sends commands: it then also reads the
-        responses topic, has a producer and writes the dashboard's audit
-        trail; otherwise the orchestrator is read-only and no producer exists.
+        responses topic and has a producer; otherwise the session is
+        read-only (its access policy refuses every action) and no producer
+        exists.
 
     Attributes
     ----------
+    services
+        What :func:`~jobdash.app.build_services` built.
     actor
-        Who acts: the operating-system user, an operator. Whoever may run
-        the command with the deployment's Kafka credentials may send; a
-        read-only setting refuses everyone.
+        Who acts: the operating-system user, as the deployment's access
+        policy sees a terminal user (:meth:`AccessPolicy.terminal_actor`).
     job_orchestrator, job_service, worker_registry
         What the heartbeats filled in.
     tracker, notifications
@@ -86,59 +78,42 @@ class KafkaSession:
         *,
         commands: bool,
     ) -> None:
-        self.settings = settings
-        self.catalogue = catalogue
-        self.clock = clock
-        stale_after = settings.effective_stale_after
-        read_only = settings.read_only or not commands
-        self.actor = Actor(_terminal_user(), Role.operator)
-        self.audit = None if read_only else audit_log_for(settings, clock)
-        self.notifications = NotificationLog(clock)
-        self.tracker = OutcomeTracker(
-            clock,
-            self.notifications,
-            timeout=settings.command_timeout,
-            audit=self.audit,
+        settings = settings.model_copy(
+            update={
+                "transport": TransportKind.kafka,
+                "read_only": settings.read_only or not commands,
+            }
         )
-        self.health = KafkaHealth(settings.bootstrap_servers, clock)
-        self._positions = PositionedConsumers(clock.now_ns())
         streams = (
             (StreamId.status, StreamId.responses) if commands else (StreamId.status,)
         )
-        self.source = KafkaMessageSource(
+        self.services: Services = build_services(
             settings,
-            clock,
-            health=self.health,
-            streams=streams,
-            consumer_factory=self._positions,
+            clock=clock,
+            catalogue=catalogue,
+            tracker_type=OutcomeTracker,
+            kafka_streams=streams,
+            ingestion_name="jobdash-cli-ingestion",
         )
-        self.sink = KafkaCommandSink(
-            settings.model_copy(update={"read_only": read_only}),
-            on_failure=self.tracker.command_failed,
-            health=self.health,
-        )
-        self.job_service = JobService(clock, stale_after=stale_after)
-        self.worker_registry = WorkerRegistry(clock, stale_after=stale_after)
-        self.job_orchestrator = JobOrchestrator(
-            catalogue,
-            self.sink,
-            clock,
-            config_store=ConfigStore(settings.config_file, clock=clock),
-            tracker=self.tracker,
-            stale_after=stale_after,
-            read_only=read_only,
-            policy=AccessPolicy(read_only=read_only),
-            audit=self.audit,
-        )
-        router = Orchestrator(
-            job_service=self.job_service,
-            job_orchestrator=self.job_orchestrator,
-            command_tracker=self.tracker,
-            worker_registry=self.worker_registry,
-        )
-        self.ingestion = IngestionThread(
-            self.source, router, clock, name="jobdash-cli-ingestion"
-        )
+        services = self.services
+        tracker = services.tracker
+        health = services.kafka_health
+        job_service = services.job_service
+        if not isinstance(tracker, OutcomeTracker) or health is None:
+            raise TypeError("build_services ignored the terminal's hooks")
+        if job_service is None:  # built with the legacy view (the default)
+            raise TypeError("build_services built no JobService")
+        self.settings = settings
+        self.catalogue = catalogue
+        self.clock = clock
+        self.actor = services.policy.terminal_actor(_terminal_user())
+        self.tracker = tracker
+        self.health = health
+        self.notifications = services.notifications
+        self.audit = services.audit
+        self.job_service = job_service
+        self.job_orchestrator = services.job_orchestrator
+        self.worker_registry = services.worker_registry
         self._started = False
 
     def start(self, connect_timeout: float) -> None:
@@ -151,13 +126,12 @@ class KafkaSession:
             topics are missing and librdkafka's last error. Call :meth:`stop`.
         """
         self._started = True
-        self.sink.start()
-        self.ingestion.start()
-        if self._positions.wait_assigned(connect_timeout):
+        self.services.start()
+        positions = self.services.kafka_positions
+        assert positions is not None  # a Kafka transport has them
+        if positions.wait_assigned(connect_timeout):
             return
-        missing = sorted(
-            self._positions.subscribed_topics - self._positions.assigned_topics
-        )
+        missing = sorted(positions.subscribed_topics - positions.assigned_topics)
         health = self.health.snapshot()
         detail = f"; last error: {health.last_error}" if health.last_error else ""
         raise KafkaUnavailableError(
@@ -179,10 +153,7 @@ class KafkaSession:
         if not self._started:
             return
         self._started = False
-        try:
-            self.ingestion.stop()
-        finally:
-            self.sink.stop()
+        self.services.stop()
 
     def __enter__(self) -> KafkaSession:
         return self

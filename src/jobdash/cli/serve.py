@@ -34,8 +34,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jobdash.services.access import Role
-from jobdash.services.workflow_catalogue import CatalogueError
+from jobdash.catalogue_file import CatalogueError
+from jobdash.domain.access import Role
 from jobdash.settings import Settings, TransportKind
 from jobdash.transport.simulated_scenarios import SCENARIOS
 
