@@ -9,8 +9,8 @@ back, and then its whole workflow is stopped (as the Stop button does), on
 four workflows in turn. For each change and each session, the job's row in
 the job table and the workflow's badge are timed from the moment the
 backend *emitted* the heartbeat carrying the change until the page's DOM
-shows it (a MutationObserver in the page; see ``_freshness.py`` and
-``_probe.js`` for the method).
+shows it (a MutationObserver in the page; see ``jobdash.testing.freshness``
+and ``jobdash/testing/probe.js`` for the method).
 
 Targets (issue "Performance: freshness in the browser"): p95 ≤ 250 ms and
 max ≤ 1 s, per widget.
@@ -24,15 +24,17 @@ one per line, as ``name: value``; the load average is printed with them
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
+from collections.abc import Sequence
 
 from playwright.sync_api import sync_playwright
 
-from _browser import launch, open_session, progress
-from _freshness import inject_changes, plan_changes, summarise
 from _process_stats import load_text
-from _served_app import serve_dashboard
+from jobdash.testing.browser import launch, open_session
+from jobdash.testing.freshness import Sample, inject_changes, plan_changes
+from jobdash.testing.served_app import serve_dashboard
 
 TARGET_P95_MS = 250.0
 TARGET_MAX_MS = 1000.0
@@ -155,6 +157,36 @@ def main() -> int:
     for name, value in figures.items():
         print(f"{name}: {value}")
     return 1 if problems else 0
+
+
+def progress(text: str) -> None:
+    """A progress line on stderr (stdout ends with the figures)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0 to 100), linear between closest ranks."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[
+        min(98, max(0, round(q) - 1))
+    ]
+
+
+def summarise(samples: Sequence[Sample], widget: str) -> dict[str, float | int]:
+    """p50, p95 and max latency (ms) of one widget, and how many were missed."""
+    chosen = [s for s in samples if s.widget == widget]
+    seen = [s.latency for s in chosen if s.latency is not None]
+    summary: dict[str, float | int] = {
+        "samples": len(chosen),
+        "missed": len(chosen) - len(seen),
+    }
+    if seen:
+        summary["p50_ms"] = 1000 * statistics.median(seen)
+        summary["p95_ms"] = 1000 * percentile(seen, 95)
+        summary["max_ms"] = 1000 * max(seen)
+    return summary
 
 
 def _met(summary: dict[str, float | int]) -> bool:

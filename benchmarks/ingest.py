@@ -3,10 +3,13 @@
 Pushes about 200,000 heartbeats of 3,000 jobs (300 workflows of 10 sources,
 all committed, so every job is known) through what the ingestion thread runs
 in production: ``IngestionThread.run_once`` → ``codec.decode_status`` → the
-real ``Orchestrator`` → the real ``JobService`` and ``JobOrchestrator``, in
-polls of ``--batch`` messages, with the router ticked every 0.25 s of the
-simulated clock (which advances with the heartbeats' timestamps, 2 s per
-round of 3,000 jobs, as in production).
+``MessagePump`` → ``JobService`` and ``JobOrchestrator`` as the composition
+root (``jobdash.app.build_services``) builds them (``--full-router``: to every
+heartbeat consumer it wires, the timeline's ``StatusHistory`` too), in polls
+of ``--batch`` messages, with the router ticked every 0.25 s of the simulated
+clock (which advances with the heartbeats' timestamps, 2 s per round of 3,000
+jobs, as in production). Only the transport differs: prepared heartbeats from
+memory, commands into an in-memory sink.
 
 The mix is what backends send: mostly the same ``active`` heartbeat of each
 job again and again (byte-identical payloads, only the envelope time moves),
@@ -24,7 +27,8 @@ number of heartbeats; what does grow a little is the decoder's memo of
 distinct heartbeat payloads (bounded by its capacity), as more jobs show
 their first warning, so its size is printed at both points too.
 
-Usage: ``python benchmarks/ingest.py [--rounds N] [--batch N] [--profile]``.
+Usage: ``python benchmarks/ingest.py [--rounds N] [--batch N] [--profile]
+[--full-router]``.
 Figures are printed last, one per line, as ``name: value``. Exits non-zero if
 a heartbeat failed to decode or route, or a service lost a job.
 """
@@ -38,24 +42,29 @@ import json
 import pstats
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from streaming_data_types import deserialise_x5f2
 
+from jobdash.app import build_services
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.streams import StreamId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.domain.workflow_status import WorkflowAggregate
 from jobdash.services.job_orchestrator import JobOrchestrator
-from jobdash.services.job_service import JobService
-from jobdash.services.orchestrator import Orchestrator
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.services.message_pump import MessagePump
+from jobdash.services.workflow_state import SourceConfig
+from jobdash.settings import Settings
+from jobdash.testing.actors import OPERATOR
 from jobdash.transport import codec
 from jobdash.transport.codec import encode_status
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.message_source import Message
 
@@ -87,12 +96,13 @@ def build_catalogue() -> WorkflowCatalogue:
 def commit_everything(
     orchestrator: JobOrchestrator, catalogue: WorkflowCatalogue
 ) -> list[tuple[JobId, WorkflowId]]:
-    """Stage and commit every workflow; return every job, in a fixed order."""
+    """Commit every source of every workflow; return every job, in a fixed order."""
     jobs = []
     for spec in catalogue.workflows:
-        for source_name in spec.source_names:
-            orchestrator.stage_config(spec.workflow_id, source_name, {})
-        number = orchestrator.commit_workflow(spec.workflow_id)
+        draft = dict.fromkeys(spec.source_names, SourceConfig())
+        number = orchestrator.commit_workflow(
+            spec.workflow_id, actor=OPERATOR, draft=draft
+        )
         jobs.extend((JobId(s, number), spec.workflow_id) for s in spec.source_names)
     return jobs
 
@@ -140,7 +150,7 @@ class TickCountingRouter:
     ``forward`` is the router's own bound method: no overhead per message.
     """
 
-    def __init__(self, router: Orchestrator) -> None:
+    def __init__(self, router: MessagePump) -> None:
         self.forward = router.forward
         self.batch_updates = router.batch_updates
         self._tick = router.tick
@@ -157,16 +167,24 @@ class TickCountingRouter:
 class BatchSource:
     """A ``MessageSource`` replaying prepared polls; moves the clock with them."""
 
-    def __init__(self, batches: list[list[Message]], clock: ManualClock) -> None:
-        self._batches = batches
+    def __init__(self, clock: ManualClock) -> None:
+        self._batches: list[list[Message]] = []
         self._clock = clock
         self._next = 0
+
+    def load(self, batches: list[list[Message]]) -> None:
+        """What to replay (the heartbeats name job numbers the commits drew)."""
+        self._batches = batches
 
     def start(self) -> None:
         pass
 
     def stop(self) -> None:
         pass
+
+    @property
+    def batches(self) -> list[list[Message]]:
+        return self._batches
 
     def get_messages(self, timeout: float) -> list[Message]:
         if self._next == len(self._batches):
@@ -211,23 +229,46 @@ def main() -> int:
     parser.add_argument(
         "--profile", action="store_true", help="profile the pipeline with cProfile"
     )
+    parser.add_argument(
+        "--full-router",
+        action="store_true",
+        help="route to every service the dashboard wires (adds the timeline)",
+    )
     args = parser.parse_args()
 
     clock = ManualClock()
     catalogue = build_catalogue()
     sink = InMemoryCommandSink()
-    job_orchestrator = JobOrchestrator(catalogue, sink, clock)
-    job_service = JobService(clock)
-    router = Orchestrator(job_service=job_service, job_orchestrator=job_orchestrator)
+    source = BatchSource(clock)
+    # On tmpfs where there is one: each commit writes the config file.
+    shm = Path("/dev/shm")
+    workdir = tempfile.TemporaryDirectory(
+        prefix="jobdash-ingest-", dir=shm if shm.is_dir() else None
+    )
+    settings = Settings(instrument="bench", config_dir=workdir.name, audit_file="none")
+    services = build_services(
+        settings, clock=clock, catalogue=catalogue, transport=(source, sink)
+    )
+    job_orchestrator = services.job_orchestrator
+    job_service = services.job_service
+    assert job_service is not None  # the legacy view is built by default
     jobs = commit_everything(job_orchestrator, catalogue)
     commands = len(sink.sent)
     sink.clear()
 
     messages = build_messages(jobs, args.rounds, clock.now_ns())
-    batches = [
-        messages[i : i + args.batch] for i in range(0, len(messages), args.batch)
-    ]
-    source = BatchSource(batches, clock)
+    source.load(
+        [messages[i : i + args.batch] for i in range(0, len(messages), args.batch)]
+    )
+    batches = source.batches
+    # The figure the target is about routes to the two job models, as the
+    # design card's router does; --full-router adds every other heartbeat
+    # consumer the dashboard wires (the timeline's StatusHistory).
+    router = (
+        services.router
+        if args.full_router
+        else MessagePump(job_service=job_service, job_orchestrator=job_orchestrator)
+    )
     counting = TickCountingRouter(router)
     ingestion = IngestionThread(source, counting, clock, tick_interval=0.25)
 
@@ -291,6 +332,7 @@ def main() -> int:
         "workflows": len(catalogue.workflows),
         "commit_commands": commands,
         "batch_size": args.batch,
+        "router": "full" if args.full_router else "job models",
         "router_ticks": counting.ticks,
         "tick_seconds": f"{counting.seconds:.3f}",
         "pipeline_seconds": f"{pipeline_s:.3f}",
@@ -313,6 +355,7 @@ def main() -> int:
     }
     for name, value in figures.items():
         print(f"{name}: {value}")
+    workdir.cleanup()
     return 1 if problems else 0
 
 

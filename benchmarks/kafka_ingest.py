@@ -5,7 +5,7 @@ through two copies of the same pipeline, in the same run:
 
 - Kafka: produced to librdkafka's mock cluster (a helper process, as in the
   Kafka tests), read by ``KafkaMessageSource``, then ``IngestionThread``
-  decodes them and routes them through ``Orchestrator`` to ``JobService`` and
+  decodes them and routes them through ``MessagePump`` to ``JobService`` and
   ``JobOrchestrator``;
 - in-process: the same messages from an ``InMemoryMessageSource`` into the
   same ingestion and services.
@@ -24,12 +24,9 @@ Usage: ``python benchmarks/kafka_ingest.py [messages] [jobs]``.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 import uuid
-from pathlib import Path
-from types import ModuleType
 
 from confluent_kafka import Producer
 
@@ -38,13 +35,15 @@ from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.streams import StreamId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue, WorkflowSpec
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
-from jobdash.services.orchestrator import Orchestrator
-from jobdash.services.workflow_catalogue import WorkflowCatalogue, WorkflowSpec
+from jobdash.services.message_pump import MessagePump
 from jobdash.settings import Settings, TransportKind
+from jobdash.testing.kafka_cluster import MockKafkaCluster
 from jobdash.transport.codec import encode_status
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.kafka_source import KafkaMessageSource
 from jobdash.transport.message_source import (
@@ -53,7 +52,6 @@ from jobdash.transport.message_source import (
     MessageSource,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 INSTRUMENT = "bench"
 WORKFLOWS = 100
 PARTITIONS = 4
@@ -61,17 +59,6 @@ BATCH = 1000
 ROUND = 10_000
 FIRST_MS = 1_764_374_400_000
 TIMEOUT_S = 60.0
-
-
-def _load_mock_cluster() -> ModuleType:
-    """The test suite's mock-cluster helper (tests/transport/kafka_cluster.py)."""
-    path = ROOT / "tests" / "transport" / "kafka_cluster.py"
-    spec = importlib.util.spec_from_file_location("kafka_cluster", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _catalogue(jobs: int) -> WorkflowCatalogue:
@@ -120,8 +107,10 @@ def _pipeline(
 ) -> tuple[IngestionThread, JobService, JobOrchestrator]:
     clock = SystemClock()
     job_service = JobService(clock)
-    job_orchestrator = JobOrchestrator(catalogue, InMemoryCommandSink(), clock)
-    router = Orchestrator(job_service=job_service, job_orchestrator=job_orchestrator)
+    job_orchestrator = JobOrchestrator(
+        catalogue, CommandDispatcher(InMemoryCommandSink()), clock
+    )
+    router = MessagePump(job_service=job_service, job_orchestrator=job_orchestrator)
     return IngestionThread(source, router, clock), job_service, job_orchestrator
 
 
@@ -194,11 +183,10 @@ def _produce(
 def main(messages: int = 100_000, jobs: int = 3_000) -> None:
     catalogue = _catalogue(jobs)
     payloads = _heartbeats(catalogue, messages, jobs)
-    mock = _load_mock_cluster()
     memory = InMemoryMessageSource(max_batch=BATCH)
     in_process = _Timed(catalogue, memory)
     producing = 0.0
-    with mock.MockKafkaCluster() as cluster:
+    with MockKafkaCluster() as cluster:
         settings = Settings(
             transport=TransportKind.kafka,
             instrument=INSTRUMENT,

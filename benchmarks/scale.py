@@ -41,9 +41,9 @@ import time
 
 from playwright.sync_api import Browser, sync_playwright
 
-from _browser import Session, launch, open_session
 from _process_stats import load_text, rss_mb
-from _served_app import ServedDashboard, serve_dashboard
+from jobdash.testing.browser import Session, launch, open_session
+from jobdash.testing.served_app import ServedDashboard, serve_dashboard
 
 TARGET_INTERACTIVE_S = 3.0
 TARGET_TABLE_MS = 200.0

@@ -39,9 +39,10 @@ import time
 
 from playwright.sync_api import Browser, sync_playwright
 
-from _browser import Session, launch, open_session
 from _process_stats import CpuSample, cpu_sample, load_text, rss_mb
-from _served_app import ServedDashboard, serve_dashboard, wait_until
+from jobdash.testing.browser import Session, launch, open_session
+from jobdash.testing.served_app import ServedDashboard, serve_dashboard
+from jobdash.testing.waiting import wait_until
 from jobdash.ui.session_refresh import live_refreshers
 
 TARGET_CPU_PCT = 50.0
@@ -181,9 +182,9 @@ def _wait_for_cleanup(app: ServedDashboard, refreshers: int) -> float:
     began = time.monotonic()
     wait_until(
         lambda: live_refreshers() <= refreshers and app.session_callbacks()[0] == 0,
-        CLEANUP_TIMEOUT,
-        "closed sessions to be destroyed",
+        timeout=CLEANUP_TIMEOUT,
         interval=0.5,
+        message="closed sessions to be destroyed",
     )
     return time.monotonic() - began
 

@@ -1,11 +1,9 @@
 """Fixtures shared by every test directory: librdkafka's mock cluster and friends.
 
-The Kafka test helpers live in ``tests/transport/`` (``kafka_cluster.py``,
-``tcp_proxy.py``, ``kcat_client.py``, ``wait_until.py``; see
-``docs/decisions/0001-kafka-outage-testing.md``). This file puts that
-directory on ``sys.path``, so tests anywhere import them by the same module
-names as the transport tests do (one module object each), and defines the
-fixtures over them:
+The Kafka test rig lives in :mod:`jobdash.testing` (``kafka_cluster``,
+``tcp_proxy``, ``kcat_client``, ``waiting``; see
+``docs/decisions/0001-kafka-outage-testing.md``), which tests anywhere import
+by its package name. This file defines the fixtures over it:
 
 ``kafka_cluster`` (session)
     The mock cluster in a helper process, shared by tests that only produce
@@ -27,23 +25,16 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 
-_TRANSPORT_HELPERS = str(Path(__file__).resolve().parent / "transport")
-if _TRANSPORT_HELPERS not in sys.path:
-    sys.path.insert(0, _TRANSPORT_HELPERS)
-
-from confluent_kafka import Producer  # noqa: E402
-from kafka_cluster import MockKafkaCluster  # noqa: E402
-
-from jobdash.settings import Settings, TransportKind  # noqa: E402
-from kafka_processes import FAST_KAFKA, SimulatorProcess, start_simulator  # noqa: E402
+from jobdash.settings import Settings, TransportKind
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from kafka_processes import FAST_KAFKA, SimulatorProcess, start_simulator
 
 __all__ = ["FAST_KAFKA"]
 

@@ -8,19 +8,16 @@ Output goes to files in a work directory, so a failing test can show it.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from wait_until import wait_until
 
 from jobdash.settings import Settings
+from jobdash.testing.processes import JOBDASH, child_env, jobdash_env, stop_process
+from jobdash.testing.waiting import wait_until
 
 #: librdkafka settings that make outages and recoveries visible within a
 #: second instead of the production defaults' several seconds.
@@ -31,8 +28,6 @@ FAST_KAFKA: dict[str, Any] = {
     "topic.metadata.refresh.interval.ms": 1000,
 }
 
-#: The ``jobdash`` console script of the environment running the tests.
-JOBDASH = str(Path(sys.executable).with_name("jobdash"))
 #: Seconds ``jobdash simulate`` may take to say it is ready (a loaded CI
 #: machine imports slowly).
 READY_TIMEOUT = 60.0
@@ -56,19 +51,7 @@ def kafka_env(settings: Settings, **overrides: object) -> dict[str, str]:
     """The environment of a jobdash process with ``settings`` (and overrides)."""
     values: dict[str, object] = {name: getattr(settings, name) for name in _ENV_FIELDS}
     values.update(overrides)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDASH_")}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, dict):
-            text = json.dumps(value)
-        elif isinstance(value, bool):
-            text = "true" if value else "false"
-        else:
-            text = str(value)
-        env[f"JOBDASH_{name.upper()}"] = text
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return child_env(jobdash_env(values))
 
 
 @dataclass
@@ -87,14 +70,7 @@ class SimulatorProcess:
 
     def stop(self) -> int:
         """SIGTERM, then SIGKILL after :data:`SHUTDOWN_TIMEOUT`; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(SHUTDOWN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(SHUTDOWN_TIMEOUT)
-        return self.process.returncode
+        return stop_process(self.process, SHUTDOWN_TIMEOUT)
 
 
 def start_simulator(settings: Settings, workdir: Path, *flags: str) -> SimulatorProcess:

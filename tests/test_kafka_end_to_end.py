@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_cluster import MockKafkaCluster
-from tcp_proxy import TcpProxy
-from wait_until import wait_until
 
 from jobdash.app import Services, build_services
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.services.notifications import NotificationLevel
 from jobdash.settings import Settings
+from jobdash.testing.actors import OPERATOR
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.testing.tcp_proxy import TcpProxy
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.kafka_health import ConnectionState
 from jobdash.transport.kafka_sink import KafkaCommandSink
 from kafka_processes import SimulatorProcess, run_jobdash
@@ -94,7 +95,7 @@ def _stage_all(
     services: Services, workflow: WorkflowId, sources: tuple[str, ...]
 ) -> None:
     for source in sources:
-        services.job_orchestrator.stage_config(workflow, source, {})
+        services.job_orchestrator.stage_config(workflow, source, {}, actor=OPERATOR)
 
 
 def _label(services: Services, workflow: WorkflowId) -> str:
@@ -132,7 +133,7 @@ def test_start_and_stop_from_the_dashboard_with_acknowledgements_as_feedback(
 ) -> None:
     _stage_all(dashboard, DETECTOR, BANKS)
 
-    number = dashboard.job_orchestrator.commit_workflow(DETECTOR)
+    number = dashboard.job_orchestrator.commit_workflow(DETECTOR, actor=OPERATOR)
 
     _wait_label(dashboard, DETECTOR, "ACTIVE 4/4")
     _wait_feedback(dashboard, "success: Started 4/4 jobs for Detector view")
@@ -141,7 +142,7 @@ def test_start_and_stop_from_the_dashboard_with_acknowledgements_as_feedback(
     assert current.job_number == number
     assert not current.adopted
 
-    dashboard.job_orchestrator.stop_workflow(DETECTOR)
+    dashboard.job_orchestrator.stop_workflow(DETECTOR, actor=OPERATOR)
 
     _wait_label(dashboard, DETECTOR, "STOPPED 4/4")
     _wait_feedback(dashboard, "success: Stopped 4/4 jobs for Detector view")
@@ -207,7 +208,7 @@ def _outage_scenario(services: Services, proxy: TcpProxy) -> None:
     sink = services.sink
     assert isinstance(sink, KafkaCommandSink)
     _stage_all(services, MONITORS, MONITOR_SOURCES)
-    orchestrator.commit_workflow(MONITORS)
+    orchestrator.commit_workflow(MONITORS, actor=OPERATOR)
     _wait_label(services, MONITORS, "ACTIVE 2/2")
     _wait_feedback(services, "success: Started 2/2 jobs for Beam monitors")
     assert sink.counts == (2, 0)
@@ -215,7 +216,7 @@ def _outage_scenario(services: Services, proxy: TcpProxy) -> None:
     # A short cut: the commands wait in librdkafka's queue and go out after it.
     proxy.cut()
     _stage_all(services, DETECTOR, BANKS)
-    orchestrator.commit_workflow(DETECTOR)
+    orchestrator.commit_workflow(DETECTOR, actor=OPERATOR)
     assert sink.in_flight == 4
     health = services.kafka_health
     assert health is not None
@@ -231,7 +232,7 @@ def _outage_scenario(services: Services, proxy: TcpProxy) -> None:
 
     # A cut longer than the command timeout: the commands are reported failed.
     proxy.cut()
-    orchestrator.stop_workflow(MONITORS)
+    orchestrator.stop_workflow(MONITORS, actor=OPERATOR)
     for source in MONITOR_SOURCES:
         _wait_feedback(
             services,

@@ -40,19 +40,13 @@ from playwright.sync_api import BrowserContext, Error, Locator, Page
 from screenshots import VIEWPORT, compare_screenshot
 
 from jobdash.settings import Settings
+from jobdash.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from kafka_processes import FAST_KAFKA, SimulatorProcess
 
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--font-render-hinting=none",
-]
+#: The benchmarks' flags, and fonts rendered the same on every machine (for
+#: the screenshot baselines).
+TEST_CHROMIUM_ARGS = [*CHROMIUM_ARGS, "--font-render-hinting=none"]
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -115,7 +109,7 @@ def browser_type_launch_args(
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": CHROMIUM_ARGS,
+        "args": TEST_CHROMIUM_ARGS,
     }
 
 

@@ -3,52 +3,39 @@
 One ``jobdash serve --basic-auth FILE`` server for the module (frozen clock,
 simulated backend): ``olga`` is an operator (``JOBDASH_OPERATORS``),
 ``victor`` a viewer (the default role). The viewer's refusal is proven on the
-server: the test re-enables the disabled Start button in the browser and
-clicks it, and the services refuse and audit the forged action.
+server: the tests re-enable the disabled Start button, and the hidden Remove
+button, in the browser and click them, and the services refuse and audit the
+forged actions.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from harness import REPO, STARTUP_TIMEOUT, JobdashServer
+from harness import STARTUP_TIMEOUT, JobdashServer, start_server
 from playwright.sync_api import Browser, Page, expect
 from scenario_helpers import (
     STATE_TIMEOUT,
     badge,
     expand_card,
     job_rows,
+    job_state,
     notification_log,
+    start_workflow,
     step_clock,
+    stop_workflow,
 )
+
+from jobdash.testing.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
 PASSWORDS = {"olga": "olga-pass-1", "victor": "victor-pass-2"}
 WORKFLOW = "monitor_histogram"
-
-
-def _status(url: str, timeout: float = STARTUP_TIMEOUT) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 @pytest.fixture(scope="module")
@@ -57,65 +44,22 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobdashSer
     workdir = tmp_path_factory.mktemp("jobdash-auth-server")
     credentials = workdir / "users.json"
     credentials.write_text(json.dumps(PASSWORDS), encoding="utf-8")
-    config_dir = workdir / "config"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDASH_")}
-    jobdash_env = {
-        "JOBDASH_TRANSPORT": "simulated",
-        "JOBDASH_SEED": "0",
-        "JOBDASH_FROZEN_CLOCK": "true",
-        "JOBDASH_CONFIG_DIR": str(config_dir),
-        "JOBDASH_OPERATORS": '["olga"]',
-    }
-    env.update(jobdash_env, PYTHONUNBUFFERED="1")
-    port = _free_port()
-    log_path = workdir / "server.log"
-    command = [
-        str(Path(sys.executable).parent / "jobdash"),
-        "serve",
-        "--address",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--basic-auth",
-        str(credentials),
-        "--cookie-secret",
-        "test-cookie-secret-for-the-auth-module",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = JobdashServer(
-        url=f"http://127.0.0.1:{port}/",
-        port=port,
-        env=jobdash_env,
-        config_dir=config_dir,
-        log_path=log_path,
-        process=process,
+    # The liveness probe is outside authentication; it builds the page once.
+    server = start_server(
+        workdir,
+        {"frozen_clock": True, "operators": ["olga"]},
+        jobdash_serve=[
+            "--basic-auth",
+            str(credentials),
+            "--cookie-secret",
+            "test-cookie-secret-for-the-auth-module",
+        ],
+        startup_timeout=2 * STARTUP_TIMEOUT,
     )
     try:
-        # The liveness probe is outside authentication; it builds the page once.
-        probe = f"http://127.0.0.1:{port}/liveness?endpoint=/"
-        deadline = time.monotonic() + 2 * STARTUP_TIMEOUT
-        while _status(probe) != 200:
-            assert process.poll() is None, server.log()
-            assert time.monotonic() < deadline, server.log()
-            time.sleep(0.1)  # polling a process we started, not a UI state
         yield server
     finally:
         server.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _audit_lines(server: JobdashServer) -> list[dict[str, object]]:
@@ -126,15 +70,29 @@ def _audit_lines(server: JobdashServer) -> list[dict[str, object]]:
 
 
 def _wait_for_audit(
-    server: JobdashServer, user: str, outcome: str
+    server: JobdashServer, user: str, outcome: str, action: str | None = None
 ) -> dict[str, object]:
-    deadline = time.monotonic() + STATE_TIMEOUT / 1000
-    while True:
-        for record in _audit_lines(server):
-            if record["user"] == user and record["outcome"] == outcome:
-                return record
-        assert time.monotonic() < deadline, _audit_lines(server)
-        time.sleep(0.05)  # polling a file the server writes
+    found: list[dict[str, object]] = []
+
+    def audited() -> bool:
+        found[:] = [
+            record
+            for record in _audit_lines(server)
+            if record["user"] == user
+            and record["outcome"] == outcome
+            and action in (None, record["action"])
+        ]
+        return bool(found)
+
+    wait_until(
+        audited,
+        timeout=STATE_TIMEOUT / 1000,
+        interval=0.05,
+        message=lambda: (
+            f"a {outcome!r} audit record of {user!r} in {_audit_lines(server)}"
+        ),
+    )
+    return found[0]
 
 
 def _log_in(browser: Browser, server: JobdashServer, user: str) -> Page:
@@ -235,4 +193,56 @@ def test_an_operator_starts_a_workflow_and_is_audited(
     )
     record = _wait_for_audit(auth_server, "olga", "sent")
     assert record["role"] == "operator"
+    page.context.close()
+
+
+def test_a_forged_remove_from_a_viewers_session_is_refused_and_audited(
+    browser: Browser, auth_server: JobdashServer
+) -> None:
+    # An operator runs the workflow and stops it: its jobs stay in the table,
+    # stopped, which is what Remove takes.
+    olga = _log_in(browser, auth_server, "olga")
+    if not re.match(r"^(PENDING|ACTIVE)", badge(olga, WORKFLOW).inner_text()):
+        start_workflow(olga, WORKFLOW)
+    step_clock(olga, 1)
+    step_clock(olga, 1)
+    expect(badge(olga, WORKFLOW)).to_have_text(
+        re.compile(r"^ACTIVE"), timeout=STATE_TIMEOUT
+    )
+    stop_workflow(olga, WORKFLOW)
+    step_clock(olga, 1)
+    step_clock(olga, 1)
+    expect(badge(olga, WORKFLOW)).to_have_text(
+        re.compile(r"^STOPPED"), timeout=STATE_TIMEOUT
+    )
+    olga.context.close()
+
+    page = _log_in(browser, auth_server, "victor")
+    cave = job_rows(page, "monitor_cave")
+    expect(job_state(cave)).to_have_text("stopped", timeout=STATE_TIMEOUT)
+    cave.locator('input[type="checkbox"]').click()
+    remove = page.locator(".jd-job-status-widget .jd-job-toolbar .jd-remove button")
+    expect(remove).to_be_hidden()  # a viewer is not offered Remove ...
+    expect(remove).to_have_text("Remove (1)", timeout=STATE_TIMEOUT)
+
+    # ... so forge it: enable the hidden button and click it, so the click
+    # event reaches the server as an operator's would.
+    remove.evaluate("button => { button.disabled = false; button.click(); }")
+
+    expect(page.locator(".jd-job-feedback")).to_have_text(
+        "Remove refused: viewer 'victor' may not remove jobs.",
+        timeout=STATE_TIMEOUT,
+    )
+    record = _wait_for_audit(auth_server, "victor", "refused", "remove_job")
+    assert record["role"] == "viewer"
+    assert str(record["job"]).startswith("monitor_cave/")
+    assert not any(
+        line["user"] == "victor" and line["outcome"] == "done"
+        for line in _audit_lines(auth_server)
+    )
+    # The job is still there.
+    page.reload()
+    expect(job_state(job_rows(page, "monitor_cave"))).to_have_text(
+        "stopped", timeout=STATE_TIMEOUT
+    )
     page.context.close()

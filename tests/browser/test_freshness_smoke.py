@@ -10,23 +10,19 @@ must show in the job's table row and in the workflow's badge within
 :data:`BOUND_S` of the backend emitting the heartbeat that carries it.
 
 The served app, the emission recorder and the in-page probe are the
-benchmark's own (``benchmarks/_served_app.py``, ``_freshness.py``,
-``_browser.py``, ``_probe.js``); see ``_freshness.py`` for the method.
+benchmark's own (:mod:`jobdash.testing.served_app`, ``.freshness``,
+``.browser`` and its ``probe.js``); see ``jobdash.testing.freshness`` for
+the method.
 """
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from harness import REPO
 from playwright.sync_api import Browser
 
-# The benchmarks' plumbing is not a package: import it from its directory.
-sys.path.insert(0, str(REPO / "benchmarks"))
-from _browser import open_session
-from _freshness import inject_changes, plan_changes
-from _served_app import serve_dashboard
+from jobdash.testing.browser import open_session
+from jobdash.testing.freshness import inject_changes, plan_changes
+from jobdash.testing.served_app import serve_dashboard
 
 pytestmark = pytest.mark.browser
 

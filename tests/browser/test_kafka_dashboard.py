@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 from harness import JobdashServer
-from kafka_cluster import MockKafkaCluster
 from playwright.sync_api import Page, expect
 from scenario_helpers import STATE_TIMEOUT, badge, notification_log, start_workflow
 
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.slow]
 

@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from harness import ConsoleLog, JobdashServer, open_dashboard
-from kafka_cluster import MockKafkaCluster
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 from scenario_helpers import STATE_TIMEOUT, badge, dashboard_time, start_workflow
-from tcp_proxy import TcpProxy
 
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.testing.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.slow]
 

@@ -43,6 +43,7 @@ from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.streams import StreamId
 from jobdash.settings import Settings
+from jobdash.testing.actors import OPERATOR
 from jobdash.transport.codec import decode_status
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.message_source import Message, MessageSource
@@ -146,13 +147,13 @@ def test_seed_13_delivers_a_heartbeat_of_the_removed_job_after_its_removal(
     workflow = WorkflowId.parse(WORKFLOW_ID)
     orchestrator = services.job_orchestrator
     for source_name in orchestrator.get_spec(workflow).source_names:
-        orchestrator.stage_config(workflow, source_name, {})
-    job_number = orchestrator.commit_workflow(workflow)
+        orchestrator.stage_config(workflow, source_name, {}, actor=OPERATOR)
+    job_number = orchestrator.commit_workflow(workflow, actor=OPERATOR)
     step()
     step()
     assert orchestrator.snapshot(workflow).aggregate.label == "ACTIVE 2/2"
     cave = JobId("monitor_cave", job_number)
-    assert services.job_controller.stop_job(cave, workflow)
+    assert services.job_controller.stop_job(cave, workflow, actor=OPERATOR)
     step()
     step()
     job_service = services.job_service
@@ -160,7 +161,7 @@ def test_seed_13_delivers_a_heartbeat_of_the_removed_job_after_its_removal(
     status = job_service.get_job_status(cave)
     assert status is not None
     assert status.state is JobState.stopped
-    job_service.remove_job(cave)
+    job_service.remove_job(cave, actor=OPERATOR)
     removed_at = len(source.messages)
 
     step()

@@ -9,8 +9,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from tcp_proxy import TcpProxy
-from wait_until import wait_until
+
+from jobdash.testing.tcp_proxy import TcpProxy
+from jobdash.testing.waiting import wait_until
 
 
 class _EchoHandler(socketserver.BaseRequestHandler):

@@ -6,7 +6,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from wait_until import wait_until
 
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.commands import (
@@ -22,15 +21,18 @@ from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 from jobdash.domain.streams import StreamId
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.domain.workflow_status import WorkflowAggregate
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
+from jobdash.services.message_pump import MessagePump
 from jobdash.services.notifications import NotificationLog
-from jobdash.services.orchestrator import Orchestrator
 from jobdash.services.worker_registry import WorkerRegistry
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.testing.actors import OPERATOR
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.codec import encode_ack, encode_result, encode_status
 from jobdash.transport.ingestion import IngestionStats, IngestionThread
 from jobdash.transport.message_source import InMemoryMessageSource, Message
@@ -71,7 +73,7 @@ MALFORMED = [
 
 
 class RecordingRouter:
-    """A fake Orchestrator: records what it is given, and how, and may raise."""
+    """A fake MessagePump: records what it is given, and how, and may raise."""
 
     def __init__(self, fail_on=lambda value: False, fail_tick=False):
         self.forwarded: list[tuple[StreamId, object]] = []
@@ -479,7 +481,7 @@ def test_simulated_backend_through_the_real_orchestrator_reaches_every_service(
     data_service = DataService(clock)
     job_service = JobService(clock, data_service=data_service)
     registry = WorkerRegistry(clock)
-    router = Orchestrator(
+    router = MessagePump(
         job_service=job_service,
         data_service=data_service,
         command_tracker=tracker,
@@ -554,7 +556,7 @@ TWO_WORKFLOWS = WorkflowCatalogue.model_validate(
 
 
 class Rig:
-    """Simulated backend → ingestion → real Orchestrator → real JobOrchestrator."""
+    """Simulated backend → ingestion → real MessagePump → real JobOrchestrator."""
 
     def __init__(self, clock, **backend_options):
         self.clock = clock
@@ -562,9 +564,9 @@ class Rig:
         self.notifications = NotificationLog(clock)
         tracker = PendingCommandTracker(clock, self.notifications)
         self.workflows = JobOrchestrator(
-            TWO_WORKFLOWS, self.backend, clock, tracker=tracker
+            TWO_WORKFLOWS, CommandDispatcher(self.backend, tracker=tracker), clock
         )
-        router = Orchestrator(job_orchestrator=self.workflows, command_tracker=tracker)
+        router = MessagePump(job_orchestrator=self.workflows, command_tracker=tracker)
         self.ingestion = IngestionThread(self.backend, router, clock)
         self.backend.start()
 
@@ -582,8 +584,8 @@ def test_committed_workflow_goes_pending_active_then_stopped_with_the_simulator(
 ):
     rig = Rig(clock)
     for source in ("mantle", "endcap"):
-        rig.workflows.stage_config(WORKFLOW, source, {})
-    rig.workflows.commit_workflow(WORKFLOW)
+        rig.workflows.stage_config(WORKFLOW, source, {}, actor=OPERATOR)
+    rig.workflows.commit_workflow(WORKFLOW, actor=OPERATOR)
     assert rig.aggregate().aggregate is WorkflowAggregate.PENDING
     rig.run(0.5)  # received; heartbeats "scheduled"
     assert rig.aggregate().label == "PENDING 2/2"
@@ -593,7 +595,7 @@ def test_committed_workflow_goes_pending_active_then_stopped_with_the_simulator(
     rig.run(0.1)
     assert rig.aggregate().label == "WARNING 1/2"
     rig.backend.clear_fault()
-    rig.workflows.stop_workflow(WORKFLOW)
+    rig.workflows.stop_workflow(WORKFLOW, actor=OPERATOR)
     rig.run(0.5)
     assert rig.aggregate().aggregate is WorkflowAggregate.STOPPING
     rig.run(1.5)
@@ -605,8 +607,8 @@ def test_committed_workflow_goes_pending_active_then_stopped_with_the_simulator(
 
 def test_dead_simulator_makes_the_workflow_stale_and_revival_heals_it(clock):
     rig = Rig(clock)
-    rig.workflows.stage_config(WORKFLOW, "mantle", {})
-    rig.workflows.commit_workflow(WORKFLOW)
+    rig.workflows.stage_config(WORKFLOW, "mantle", {}, actor=OPERATOR)
+    rig.workflows.commit_workflow(WORKFLOW, actor=OPERATOR)
     rig.run(3.0)
     assert rig.aggregate().aggregate is WorkflowAggregate.ACTIVE
     rig.backend.kill()

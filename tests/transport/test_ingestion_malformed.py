@@ -1,7 +1,7 @@
 """Bad input at scale: 100,000 malformed messages among valid ones.
 
 Everything real from the source onwards: the ``IngestionThread`` on its own
-thread, the codec, the ``Orchestrator`` router and the services it feeds
+thread, the codec, the ``MessagePump`` router and the services it feeds
 (``JobService``, ``JobOrchestrator`` with a committed workflow,
 ``WorkerRegistry``, ``DataService``, ``PendingCommandTracker``). Each
 malformed message is malformed *by construction* (not by a guess that a
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pytest
 from streaming_data_types import serialise_x5f2
-from wait_until import wait_until
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.commands import Acknowledgement
 from jobdash.domain.data_result import DataResult
@@ -38,16 +38,18 @@ from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 from jobdash.domain.streams import StreamId
+from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.data_service import DataService
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
+from jobdash.services.message_pump import MessagePump
 from jobdash.services.notifications import NotificationLog
-from jobdash.services.orchestrator import Orchestrator
 from jobdash.services.worker_registry import WorkerRegistry
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.testing.actors import OPERATOR
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.codec import encode_ack, encode_result, encode_status
-from jobdash.transport.command_sink import InMemoryCommandSink
+from jobdash.transport.in_memory_sink import InMemoryCommandSink
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.message_source import InMemoryMessageSource, Message
 
@@ -434,18 +436,20 @@ class CountingJobOrchestrator(JobOrchestrator):
 def test_every_valid_message_is_applied_and_every_malformed_one_counted():
     rng = random.Random(SEED)
     clock = ManualClock()
-    catalogue = WorkflowCatalogue.default("dream")
+    catalogue = shipped_catalogue("dream")
     job_service = CountingJobService(clock)
-    job_orchestrator = CountingJobOrchestrator(catalogue, InMemoryCommandSink(), clock)
+    job_orchestrator = CountingJobOrchestrator(
+        catalogue, CommandDispatcher(InMemoryCommandSink()), clock
+    )
     spec = catalogue[DETECTOR]
     for source in spec.source_names:
-        job_orchestrator.stage_config(DETECTOR, source, {})
-    number = job_orchestrator.commit_workflow(DETECTOR)
+        job_orchestrator.stage_config(DETECTOR, source, {}, actor=OPERATOR)
+    number = job_orchestrator.commit_workflow(DETECTOR, actor=OPERATOR)
     committed = [JobId(source, number) for source in spec.source_names]
     registry = WorkerRegistry(clock)
     data = DataService(clock)
     tracker = PendingCommandTracker(clock, NotificationLog(clock))
-    router = Orchestrator(
+    router = MessagePump(
         job_service=job_service,
         job_orchestrator=job_orchestrator,
         data_service=data,

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from confluent_kafka import Producer
-from wait_until import wait_until
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain.clock import ManualClock, SystemClock
+from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import (
     Acknowledgement,
     JobIdentifier,
@@ -24,10 +25,9 @@ from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 from jobdash.domain.streams import StreamId
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
 from jobdash.settings import Settings
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.codec import decode_ack, decode_result, decode_status
-from jobdash.transport.command_sink import CommandSendError
 from jobdash.transport.kafka_backend_bridge import KafkaBackendBridge
 from jobdash.transport.kafka_sink import KafkaCommandSink
 from jobdash.transport.kafka_source import KafkaMessageSource
@@ -47,7 +47,7 @@ class _Rig:
         self.settings = settings
         self.clock = ManualClock()
         self.backend = SimulatedBackend(
-            WorkflowCatalogue.default("dream"),
+            shipped_catalogue("dream"),
             self.clock,
             heartbeat_interval=1.0,
             ack_latency=0.0,

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from kafka_cluster import MockKafkaCluster
 
 from jobdash.domain.clock import ManualClock
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
 from jobdash.transport.kafka_config import (
     LIBRDKAFKA_LOGGER,
     RepeatedLogFilter,

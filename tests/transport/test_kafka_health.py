@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
-from kafka_cluster import MockKafkaCluster
-from tcp_proxy import TcpProxy
-from wait_until import wait_until
 
 from jobdash.domain.clock import ManualClock
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.testing.tcp_proxy import TcpProxy
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.kafka_health import (
     ConnectionState,
     KafkaHealth,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_END, KafkaException, Producer, TopicPartition
-from wait_until import wait_until
 
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.streams import StreamId
 from jobdash.settings import Settings
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.kafka_config import consumer_config, new_group_id
 from jobdash.transport.kafka_positioning import PositionedConsumers
 from jobdash.transport.kafka_source import KafkaMessageSource

@@ -9,10 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kafka_cluster import MockKafkaCluster
-from kcat_client import consume_all
-from wait_until import wait_until
 
+from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import (
     Command,
     JobAction,
@@ -23,7 +21,9 @@ from jobdash.domain.commands import (
     WorkflowIdentifier,
 )
 from jobdash.settings import Settings
-from jobdash.transport.command_sink import CommandSendError
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.testing.kcat_client import consume_all
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.kafka_sink import KafkaCommandSink
 
 JOB_NUMBER = uuid.UUID("6f1c2a4e-8a53-4c1b-9d2e-0123456789ab")

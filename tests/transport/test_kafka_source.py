@@ -15,10 +15,6 @@ from confluent_kafka import (
     KafkaError,
     Producer,
 )
-from kafka_cluster import MockKafkaCluster
-from kcat_client import produce_files
-from tcp_proxy import TcpProxy
-from wait_until import wait_until
 
 from jobdash.domain.clock import ManualClock
 from jobdash.domain.ids import JobId, WorkflowId
@@ -26,6 +22,10 @@ from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.streams import StreamId
 from jobdash.settings import Settings
+from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.testing.kcat_client import produce_files
+from jobdash.testing.tcp_proxy import TcpProxy
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.codec import decode_status, encode_status
 from jobdash.transport.kafka_source import KafkaMessageSource
 from jobdash.transport.message_source import Message

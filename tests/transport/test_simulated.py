@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from jobdash.domain.clock import ManualClock, ScaledClock
+from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import (
     Acknowledgement,
     JobAction,
@@ -20,9 +21,8 @@ from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, ServiceStatus
 from jobdash.domain.streams import StreamId
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.transport.codec import decode_ack, decode_result, decode_status
-from jobdash.transport.command_sink import CommandSendError
 from jobdash.transport.message_source import Message
 from jobdash.transport.simulated import (
     HISTOGRAM_BINS,

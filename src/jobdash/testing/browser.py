@@ -1,18 +1,18 @@
 """Chromium sessions on a served jobdash, each with the in-page probe.
 
-Debian's Chromium (``/usr/bin/chromium``) driven by Playwright, launched as
-the browser tests launch it. Every session is a page in its own browser
-context (no shared cache or storage, as separate operators), with
-``_probe.js`` installed before the page's own scripts run: it times DOM
-changes and records long tasks (see that file).
+Debian's Chromium (:data:`CHROMIUM`) driven by Playwright, with the flags
+the browser tests launch it with too (:data:`CHROMIUM_ARGS`). Every session
+is a page in its own browser context (no shared cache or storage, as
+separate operators), with ``probe.js`` (a data file next to this module)
+installed before the page's own scripts run: it times DOM changes and
+records long tasks (see that file).
 
-Not a benchmark: ``make bench`` skips ``benchmarks/_*.py``.
+Used by the browser benchmarks and the freshness smoke test; needs
+Playwright, which only the ``test`` extra installs.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ __all__ = [
     "Session",
     "launch",
     "open_session",
-    "progress",
 ]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,12 +38,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
-_PROBE = (Path(__file__).with_name("_probe.js")).read_text(encoding="utf-8")
-
-
-def progress(text: str) -> None:
-    """A progress line on stderr (stdout ends with the figures)."""
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+_PROBE = Path(__file__).with_name("probe.js").read_text(encoding="utf-8")
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -68,14 +62,14 @@ class Session:
         self.page = page
 
     def expect(self, id: str, **expectation: Any) -> bool:
-        """Register an expectation (see ``_probe.js``); ``True`` if it holds now."""
+        """Register an expectation (see ``probe.js``); ``True`` if it holds now."""
         held: bool = self.page.evaluate(
             "([id, e]) => window.__jdProbe.expect(id, e)", [id, expectation]
         )
         return held
 
     def watch(self, key: str, **spec: Any) -> None:
-        """Record every text ``spec`` shows from now on (see ``_probe.js``).
+        """Record every text ``spec`` shows from now on (see ``probe.js``).
 
         ``spec``: ``kind="row", short=<job number's 8 digits>`` (the row's
         state cell) or ``kind="badge", card=<jd-wf-... class>``.

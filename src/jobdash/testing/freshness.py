@@ -1,15 +1,17 @@
 """State changes injected into a served jobdash, timed until browsers show them.
 
-Shared by ``freshness.py`` (5 sessions, 1,000 jobs, 20 changes) and the
-browser smoke test ``tests/browser/test_freshness_smoke.py``.
+Shared by ``benchmarks/freshness.py`` (5 sessions, 1,000 jobs, 20 changes)
+and the browser smoke test ``tests/browser/test_freshness_smoke.py``.
 
 Method. A change is injected on the server (a fault on one job through the
 simulated backend, or a stop of a whole workflow through the orchestrator,
-as the Stop button does), and the :class:`~_served_app.EmissionRecorder` is
+as the Stop button does), and the
+:class:`~jobdash.testing.served_app.EmissionRecorder` is
 told which heartbeat carries it. From before the first change, every
 browser session watches the target rows (the job's state cell) and badges:
 the in-page probe records every distinct text each one shows, and when
-(``_probe.js``). The changes of one row or badge are matched in order to
+(``probe.js``, see :mod:`jobdash.testing.browser`). The changes of one row
+or badge are matched in order to
 what it showed. The latency of one widget in one session is
 
     (time the session's DOM first shows the change) - (time the backend
@@ -26,29 +28,26 @@ Each change is also split into stages on the server: emission → the batch
 handed to the ingestion thread (``handover``) → the batch applied to every
 service (``applied``, when the ingestion thread next asks for messages) →
 DOM (the session's refresh tick, the patch, the websocket, the browser).
-
-Not a benchmark: ``make bench`` skips ``benchmarks/_*.py``.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from _browser import Session, progress
-from _served_app import Emitted, ServedDashboard
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
-from jobdash.ui.workflow_card import card_css_name
+from jobdash.testing.actors import OPERATOR
+from jobdash.testing.browser import Session
+from jobdash.testing.served_app import Emitted, ServedDashboard
+from jobdash.ui.workflows.workflow_card import card_css_name
 
 __all__ = [
     "Change",
     "Sample",
     "inject_changes",
     "plan_changes",
-    "summarise",
 ]
 
 #: The changes made to each target workflow, in this order; every one
@@ -138,7 +137,7 @@ def plan_changes(app: ServedDashboard, count: int, workflows: int) -> list[Chang
             row, badge = JobState.active, "ACTIVE"
             carriers = [(job_id, JobState.active)]
         else:
-            apply = _bind(orchestrator.stop_workflow, workflow_id)
+            apply = _bind(orchestrator.stop_workflow, workflow_id, actor=OPERATOR)
             row, badge = JobState.stopped, "STOPPED"
             carriers = [(j, JobState.stopped) for j in all_jobs]
         changes.append(
@@ -147,9 +146,11 @@ def plan_changes(app: ServedDashboard, count: int, workflows: int) -> list[Chang
     return changes
 
 
-def _bind(function: Callable[..., object], *args: object) -> Callable[[], None]:
+def _bind(
+    function: Callable[..., object], *args: object, **kwargs: object
+) -> Callable[[], None]:
     def call() -> None:
-        function(*args)
+        function(*args, **kwargs)
 
     return call
 
@@ -183,7 +184,7 @@ def inject_changes(
     """Make each change ``spacing`` s after the previous; time every widget.
 
     Every session watches each target row and badge before the first change
-    (see ``_probe.js``); waits at most ``deadline`` seconds after the last
+    (see ``probe.js``); waits at most ``deadline`` seconds after the last
     change for the pages to show the final state of each.
     """
     recorder = app.recorder
@@ -198,7 +199,6 @@ def inject_changes(
         watches.append((change, armed))
         # The pace of the load, not a wait for something to happen.
         time.sleep(spacing)
-    progress(f"{len(changes)} changes made")
     until = time.monotonic() + deadline
     for change, armed in watches:
         for watch in armed:
@@ -315,28 +315,3 @@ def _samples(
                     )
                 )
     return samples
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0 to 100), linear between closest ranks."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    return statistics.quantiles(ordered, n=100, method="inclusive")[
-        min(98, max(0, round(q) - 1))
-    ]
-
-
-def summarise(samples: Sequence[Sample], widget: str) -> dict[str, float | int]:
-    """p50, p95 and max latency (ms) of one widget, and how many were missed."""
-    chosen = [s for s in samples if s.widget == widget]
-    seen = [s.latency for s in chosen if s.latency is not None]
-    summary: dict[str, float | int] = {
-        "samples": len(chosen),
-        "missed": len(chosen) - len(seen),
-    }
-    if seen:
-        summary["p50_ms"] = 1000 * statistics.median(seen)
-        summary["p95_ms"] = 1000 * percentile(seen, 95)
-        summary["max_ms"] = 1000 * max(seen)
-    return summary

@@ -1,4 +1,4 @@
-"""librdkafka's mock Kafka cluster in a helper process, for Kafka tests.
+"""librdkafka's mock Kafka cluster in a helper process, for Kafka tests and benchmarks.
 
 librdkafka ships a mock cluster that speaks the real Kafka protocol on
 loopback (producer, consumer groups, metadata, topic auto-creation). Its
@@ -7,9 +7,10 @@ address, create topics) is C only; confluent-kafka does not wrap it, but the
 librdkafka it bundles exports it, so the helper calls it through ``ctypes``.
 
 The helper runs in its own process so that a test's clients and the broker
-share nothing but a TCP port, as in production. Run as a script it prints one
-line ``bootstrap <host:port>`` and then serves commands, one per line on
-stdin, each answered with ``ok`` or ``error <text>`` on stdout:
+share nothing but a TCP port, as in production. Run as a module (``python -m
+jobdash.testing.kafka_cluster [brokers]``) it prints one line ``bootstrap
+<host:port>`` and then serves commands, one per line on stdin, each answered
+with ``ok`` or ``error <text>`` on stdout:
 
 ``down [broker]`` / ``up [broker]``
     The broker (default: all) closes its connections and refuses new ones on
@@ -79,7 +80,7 @@ class MockKafkaCluster:
 
     def start(self) -> MockKafkaCluster:
         self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), str(self._num_brokers)],
+            [sys.executable, "-m", __name__, str(self._num_brokers)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

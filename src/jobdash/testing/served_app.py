@@ -1,7 +1,9 @@
 """A jobdash served in this process, over a synthetic instrument, for benchmarks.
 
-The browser benchmarks (``freshness.py``, ``sessions.py``, ``scale.py``) and the
-browser smoke test need three things a ``panel serve`` subprocess would hide:
+The browser benchmarks (``benchmarks/freshness.py``, ``sessions.py``,
+``scale.py``) and the browser smoke test
+(``tests/browser/test_freshness_smoke.py``) need three things a ``panel
+serve`` subprocess would hide:
 
 * the :class:`~jobdash.app.Services` themselves, to inject faults and send
   commands at known times and to read the services' own state;
@@ -10,28 +12,24 @@ browser smoke test need three things a ``panel serve`` subprocess would hide:
   the dashboard cannot be faster than that), recorded by
   :class:`EmissionRecorder`, a ``MessageSource`` wrapped around the backend;
 * the server's own CPU time and memory, read from ``/proc`` for this process,
-  per thread (:mod:`_process_stats`).
+  per thread (``benchmarks/_process_stats.py``).
 
 So the app is built with the real composition root (``build_services``) and
 the real page (``build_page``), and served with ``pn.serve(..., threaded=True)``
 on a free loopback port, exactly as ``panel serve app.py`` serves it, except
 that the ingestion thread reads the backend through the recorder.
-
-Not a benchmark: ``make bench`` skips ``benchmarks/_*.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import random
-import socket
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,24 +38,14 @@ from typing import Any
 import panel as pn
 
 from jobdash.app import Services, build_services
-from jobdash.domain.commands import (
-    JobIdentifier,
-    WorkflowConfigCommand,
-    WorkflowIdentifier,
-)
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 from jobdash.domain.streams import StreamId
-from jobdash.services.config_store import (
-    ConfigStore,
-    PersistedJobConfig,
-    PersistedJobSet,
-    PersistedState,
-    PersistedWorkflow,
-)
-from jobdash.services.workflow_catalogue import WorkflowCatalogue
+from jobdash.services.workflow_state import SourceConfig
 from jobdash.settings import Settings
+from jobdash.testing.ports import LOOPBACK, free_port, is_listening
+from jobdash.testing.waiting import wait_until
 from jobdash.transport.codec import DecodeError, decode_status
 from jobdash.transport.ingestion import IngestionThread
 from jobdash.transport.message_source import Message, MessageSource
@@ -287,85 +275,24 @@ class ServedDashboard:
         return len(sessions), callbacks
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def commit_every_workflow(services: Services) -> list[tuple[JobId, WorkflowId]]:
+    """Commit every source of every workflow with its defaults, as an operator.
 
-
-def _wait_for_port(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            probe.settimeout(0.5)
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)  # polling a server thread we started
-    raise TimeoutError(f"the dashboard did not listen on port {port} in time")
-
-
-def wait_until(
-    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
-) -> None:
-    """Poll ``condition`` until it holds; ``TimeoutError`` naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-def persist_commits(
-    catalogue_path: Path, config_file: Path, seed: int = 0
-) -> list[tuple[JobId, WorkflowId]]:
-    """Write the config file of a dashboard that committed every workflow.
-
-    Every source of every workflow is staged with its defaults and committed
-    under a job number drawn from ``seed``; returns every job, in catalogue
-    order. Why not ``commit_workflow``: each commit and each staged source
-    rewrites the whole file (atomically, with two fsyncs), so committing
-    1,000 workflows of 10 sources one by one writes the file 11,000 times and
-    takes many minutes; the dashboard is then in the same state as one that
-    was restarted after committing them all.
+    Through the real action path (one ``commit_workflow`` with a draft per
+    workflow: one locked step, one config-file write, every command tracked
+    and audited), before the services start; returns every job, in catalogue
+    order.
     """
-    catalogue = WorkflowCatalogue.load(catalogue_path)
-    numbers = random.Random(seed)
-    state: dict[str, PersistedWorkflow] = {}
+    orchestrator = services.job_orchestrator
+    actor = services.policy.actor_for(None)
     jobs: list[tuple[JobId, WorkflowId]] = []
-    for spec in catalogue.workflows:
-        config = PersistedJobConfig(
-            params=spec.default_params(), aux_source_names=spec.default_aux_sources()
-        )
-        number = uuid.UUID(int=numbers.getrandbits(128), version=4)
-        configs = dict.fromkeys(spec.source_names, config)
-        state[str(spec.workflow_id)] = PersistedWorkflow(
-            staged=configs, current=PersistedJobSet(job_number=number, jobs=configs)
+    for spec in services.catalogue.workflows:
+        draft = dict.fromkeys(spec.source_names, SourceConfig())
+        number = orchestrator.commit_workflow(
+            spec.workflow_id, actor=actor, draft=draft
         )
         jobs.extend((JobId(s, number), spec.workflow_id) for s in spec.source_names)
-    config_file.parent.mkdir(parents=True, exist_ok=True)
-    if not ConfigStore(config_file).save(PersistedState(workflows=state)):
-        raise RuntimeError(f"could not write {config_file}")
     return jobs
-
-
-def start_jobs(services: Services, jobs: list[tuple[JobId, WorkflowId]]) -> None:
-    """Send the backend a ``workflow_config`` for each job (as the commits did).
-
-    The dashboard's orchestrator recognises the job numbers from its config
-    file and adopts the jobs as its own committed JobSets, configs known.
-    """
-    catalogue = services.catalogue
-    for job_id, workflow_id in jobs:
-        spec = catalogue.get(workflow_id)
-        assert spec is not None
-        services.sink.send(
-            WorkflowConfigCommand(
-                identifier=WorkflowIdentifier.from_domain(workflow_id),
-                job_id=JobIdentifier.from_domain(job_id),
-                params=spec.default_params(),
-                aux_source_names=spec.default_aux_sources(),
-            )
-        )
 
 
 def _all_active(services: Services, count: int) -> bool:
@@ -414,7 +341,6 @@ def serve_dashboard(
             config_dir=work / "config",
             **settings,
         )
-        jobs = persist_commits(catalogue, config.config_file)
         built = build_services(config)
         recorder = EmissionRecorder(built.source)
         ingestion = IngestionThread(recorder, built.router, built.clock)
@@ -425,31 +351,37 @@ def serve_dashboard(
         if not results:
             for spec in services.catalogue.workflows:
                 simulator.silence_data(spec.workflow_id)
-        start_jobs(services, jobs)
+        jobs = commit_every_workflow(services)
         services.start()
         server = None
         try:
             wait_until(
                 lambda: _all_active(services, len(jobs)),
-                startup_timeout,
-                f"{len(jobs)} jobs to report active",
+                timeout=startup_timeout,
+                interval=0.1,
+                message=f"{len(jobs)} jobs to report active",
             )
-            port = _free_port()
+            port = free_port()
             server_id = uuid.uuid4().hex
-            server = pn.serve(
+            server = pn.serve(  # type: ignore[no-untyped-call]
                 {"app": lambda: build_page(services)},
                 port=port,
-                address="127.0.0.1",
-                websocket_origin=[f"127.0.0.1:{port}"],
+                address=LOOPBACK,
+                websocket_origin=[f"{LOOPBACK}:{port}"],
                 show=False,
                 start=True,
                 threaded=True,
                 title="jobdash benchmark",
                 server_id=server_id,
             )
-            _wait_for_port(port, time.monotonic() + 60)
+            wait_until(
+                lambda: is_listening(port),
+                timeout=60,
+                interval=0.05,
+                message=f"the dashboard to listen on port {port}",
+            )
             yield ServedDashboard(
-                services, recorder, f"http://127.0.0.1:{port}/app", jobs, server_id
+                services, recorder, f"http://{LOOPBACK}:{port}/app", jobs, server_id
             )
         finally:
             if server is not None:

@@ -1,13 +1,16 @@
 """Wait for a condition that another thread or process makes true.
 
-Tests never sleep a fixed time: they poll a condition until a deadline and
-fail with a message saying what did not happen.
+Tests and benchmarks never sleep a fixed time to let something happen: they
+poll a condition until a deadline and fail with a message saying what did not
+happen.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+__all__ = ["wait_until"]
 
 
 def wait_until(
@@ -20,7 +23,10 @@ def wait_until(
     """Call ``condition`` until it is truthy; fail after ``timeout`` seconds.
 
     ``condition`` may do work each call (e.g. poll a consumer), so
-    ``interval`` only throttles conditions that return at once.
+    ``interval`` only throttles conditions that return at once. On timeout it
+    raises :class:`AssertionError` ``"timed out after <timeout> s waiting for
+    <message>"``; a callable ``message`` is called then, so it can show the
+    state that was reached instead.
     """
     deadline = time.monotonic() + timeout
     while True:
