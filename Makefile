@@ -45,9 +45,10 @@ test: $(STAMP) system-deps lint typecheck ## Lint, type-check and run every test
 unit: $(STAMP) ## Run the tests that need no browser
 	$(BIN)/pytest -m "not browser" -n $(JOBS) $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check; import-linter's layer contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
