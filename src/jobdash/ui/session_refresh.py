@@ -1,7 +1,7 @@
 # mypy: untyped-calls-exclude=panel
 """One pull per browser session: every widget's ``refresh()`` in one hold.
 
-Sessions never receive data from the ingestion thread (DESIGN.md §4). Each
+Sessions never receive data from the ingestion thread (docs/architecture.md, threading rules). Each
 session instead owns exactly one :class:`SessionRefresher`, whose periodic
 callback runs on the session's IOLoop and asks every widget of the page to
 ``refresh()``. A widget compares the service versions it last rendered and
