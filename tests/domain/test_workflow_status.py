@@ -1,4 +1,4 @@
-"""The workflow aggregate rules of DESIGN.md §5, one row per rule and tie-break."""
+"""The workflow aggregate rules (docs/decisions/0002-card-open-questions.md), one row per rule and tie-break."""
 
 import pytest
 

@@ -8,7 +8,7 @@ manual clock, and after every step checks:
 
 - the aggregate of every workflow equals ``aggregate_status`` recomputed from
   its snapshot's current jobs, with staleness recomputed from the clock
-  (DESIGN.md §5), and equals ``get_workflow_status``;
+  (docs/decisions/0002-card-open-questions.md), and equals ``get_workflow_status``;
 - current, previous and orphan JobSets have distinct job numbers; after a
   tick, a previous JobSet whose jobs are all stopped or stale is gone, and so
   are orphans silent for longer than ``forget_after``;

@@ -1,4 +1,4 @@
-"""KafkaCommandSink: commands reach the topic as DESIGN.md §6 JSON, or fail loudly."""
+"""KafkaCommandSink: commands reach the topic as the wire-format JSON, or fail loudly."""
 
 from __future__ import annotations
 

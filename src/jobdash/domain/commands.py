@@ -1,6 +1,6 @@
 """Commands the dashboard sends to backends, and their acknowledgements.
 
-Pydantic models whose JSON is exactly the wire format of DESIGN.md §6; the
+Pydantic models whose JSON is exactly the ESS live-data wire format (docs/production.md §1); the
 codec (``jobdash.transport.codec``) turns them into bytes and back. Commands
 are rare (operator actions), so validation cost does not matter here.
 """

@@ -1,4 +1,4 @@
-"""Workflow-level status: the aggregate of a JobSet's job states (DESIGN.md §5)."""
+"""Workflow-level status: the aggregate of a JobSet's job states (docs/decisions/0002-card-open-questions.md)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def aggregate_status(
     Returns
     -------
     :
-        The aggregate and its counts. Rules, in order (DESIGN.md §5): any
+        The aggregate and its counts. Rules, in order (docs/decisions/0002-card-open-questions.md): any
         ``error`` → ERROR; any stale → STALE; any ``warning`` state or warning
         message → WARNING; committed with a job not yet heard from or
         ``scheduled``/``pending_context`` → PENDING; stop requested and a job

@@ -2,7 +2,7 @@
 
 Backends answer a command only when they own its job, and may not answer at
 all, so acknowledgements drive feedback (notifications), never job state
-(DESIGN.md §6). Commands sent together for one operator action (starting a
+(docs/production.md §1). Commands sent together for one operator action (starting a
 workflow's four jobs, stopping one job) form a *group* that reports its
 outcome once: all acknowledged, some failed, or some silent after the timeout.
 

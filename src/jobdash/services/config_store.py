@@ -1,6 +1,6 @@
 """Persistence of the operator's workflow configs across dashboard restarts.
 
-What is kept (DESIGN.md §7): per workflow, the staged configs and the current
+What is kept (docs/architecture.md, ConfigStore): per workflow, the staged configs and the current
 JobSet's job number with the configs it was started with — so that a restarted
 dashboard shows the same staged values, and recognises its own running jobs
 (adopting them *with* their config instead of as "config unknown"). Runtime

@@ -2,7 +2,7 @@
 
 Sessions never receive pushes from the ingestion thread; they poll a
 service's ``version`` on their own IOLoop and re-read a snapshot when it
-changed (DESIGN.md §4). Setting a param costs tens of microseconds, far more
+changed (docs/architecture.md, threading rules). Setting a param costs tens of microseconds, far more
 than handling one heartbeat, so a service marks itself dirty per change and
 bumps ``version`` once: at the end of the outermost ``batch_updates()``, or at
 the end of the mutating call when no batch is open.

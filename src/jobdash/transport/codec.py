@@ -1,4 +1,4 @@
-"""Bytes on the wire ↔ domain objects (DESIGN.md §6).
+"""Bytes on the wire ↔ domain objects (docs/production.md §1).
 
 Status heartbeats (x5f2) are the hot path: thousands per second, nearly all
 repeating the previous heartbeat of the same job byte for byte. So

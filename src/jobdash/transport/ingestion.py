@@ -1,4 +1,4 @@
-"""The ingestion thread: the one writer of service state (DESIGN.md §4).
+"""The ingestion thread: the one writer of service state (docs/architecture.md, threading rules).
 
 It drains a ``MessageSource`` in batches, decodes each message by its stream,
 and hands it to the router inside one ``batch_updates()`` per batch, so every

@@ -1,4 +1,4 @@
-"""Commands to ESS live-data backends over Kafka (DESIGN.md §6).
+"""Commands to ESS live-data backends over Kafka (docs/production.md §1).
 
 ``KafkaCommandSink`` writes each command as JSON (``codec.encode_command``),
 without a key, to ``{prefix}{instrument}_livedata_commands``.

@@ -1,4 +1,4 @@
-"""Messages from ESS live-data backends over Kafka (DESIGN.md §6).
+"""Messages from ESS live-data backends over Kafka (docs/production.md §1).
 
 ``KafkaMessageSource`` subscribes to ``{prefix}{instrument}_livedata_heartbeat``,
 ``_responses`` and ``_data`` and hands the ingestion thread raw
