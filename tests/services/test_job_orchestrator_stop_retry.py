@@ -8,18 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from jobdash.catalogue_file import shipped_catalogue
-from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
+from jobdash.domain import JobId, JobState, JobStatus, WorkflowId
 from jobdash.domain.access import Actor, Role
 from jobdash.domain.commands import JobAction, JobCommand
-from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.notifications import NotificationLevel, NotificationLog
 from jobdash.services.stop_retries import MAX_STOP_RETRIES, STOP_RETRY_ACTION
-from jobdash.transport.in_memory_sink import InMemoryCommandSink
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 BANKS = (
@@ -30,21 +27,6 @@ BANKS = (
 )
 MANTLE = BANKS[0]
 OLGA = Actor("olga", Role.operator)
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> WorkflowCatalogue:
-    return shipped_catalogue("dream")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def sink() -> InMemoryCommandSink:
-    return InMemoryCommandSink()
 
 
 @pytest.fixture

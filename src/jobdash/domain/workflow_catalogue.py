@@ -193,6 +193,26 @@ class WorkflowSpec(_Strict):
         """Every auxiliary role at its first choice."""
         return {role: choices[0] for role, choices in self.aux_sources.items()}
 
+    def validate_config(
+        self, source_name: str, params: Mapping[str, Any], aux: Mapping[str, str]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The parameters and auxiliary sources one source's job would start
+        with: validated, completed with defaults.
+
+        Raises
+        ------
+        ParameterError
+            ``source_name`` is not a source of the workflow (named in the
+            message), or a value or auxiliary source the schema refuses.
+        """
+        if not self.has_source(source_name):
+            raise ParameterError(
+                None,
+                f"{source_name!r} is not a source of {self.title!r} "
+                f"(sources: {', '.join(self.source_names)})",
+            )
+        return self.validate_params(params), self.validate_aux_sources(aux)
+
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate a full or partial set of values; fill the rest with defaults.
 

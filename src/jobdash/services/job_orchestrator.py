@@ -1,34 +1,18 @@
-"""The workflow-level model: staging, commits, JobSet transitions and status.
+"""The workflow-level model: the lifecycle of every catalogued workflow.
 
 ``JobOrchestrator`` is what a workflow card shows and acts through. Operators
 stage a config per source, commit (one job per staged source under a fresh job
-number, replacing the running JobSet), stop and reset. Heartbeats, routed here
-independently of ``JobService`` (the design card's phase 1), update the status
-of the matching job.
-
-Rules (``docs/decisions/0002-card-open-questions.md``, ``0004-jobset-transitions-and-adoption.md``):
-
-- A heartbeat is matched on its full ``JobId`` through an index covering the
-  current, previous and orphan JobSets of every workflow
-  (:mod:`jobdash.services.job_index`); an older one than the stored heartbeat
-  of the same job is ignored.
-- The previous JobSet keeps receiving status until all its jobs are stopped or
-  stale (or, never heard from, had ``stale_after`` to report), then is dropped.
-  A commit while an older previous still winds down turns that one's live jobs
-  into orphans, so nothing grows with recommits. (The transitions are
-  :class:`~jobdash.services.workflow_state.WorkflowState` methods.)
-- An unknown job of a catalogued workflow is adopted
-  (:mod:`jobdash.services.heartbeat_tracking`); among several unknown job
-  numbers the latest ``start_time`` is current, the rest are orphans for the
-  operator to stop. Orphans leave when they report ``stopped`` or after
-  ``forget_after`` seconds of silence.
-- Staleness comes from the injected clock and receipt times; readers compute it
-  live, :meth:`JobOrchestrator.tick` only publishes its changes.
-- A stop keeps working: :meth:`JobOrchestrator.tick` re-sends the stop of a job
-  that still runs (:mod:`jobdash.services.stop_retries`).
-- Every action names its actor and goes through the one command path
-  (:mod:`jobdash.services.command_dispatcher`); staged configs and committed
-  job numbers persist (:mod:`jobdash.services.workflow_persistence`).
+number, replacing the running JobSet), stop and reset; every action names its
+actor and goes through the one command path
+(:mod:`jobdash.services.command_dispatcher`). Heartbeats, routed here
+independently of ``JobService``, update the matching job
+(:mod:`jobdash.services.heartbeat_tracking`, :mod:`jobdash.services.job_index`).
+The JobSet transitions are :class:`~jobdash.services.workflow_state.WorkflowState`
+methods; stops keep working (:mod:`jobdash.services.stop_retries`); staged
+configs and committed job numbers persist
+(:mod:`jobdash.services.workflow_persistence`). Rules:
+``docs/decisions/0002-card-open-questions.md``,
+``docs/decisions/0004-jobset-transitions-and-adoption.md``.
 """
 
 from __future__ import annotations
@@ -52,10 +36,8 @@ from jobdash.domain.commands import (
     WorkflowIdentifier,
 )
 from jobdash.domain.ids import JobId, JobNumber, SourceName, WorkflowId
-from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus, message_summary
 from jobdash.domain.workflow_catalogue import (
-    ParameterError,
     WorkflowCatalogue,
     WorkflowSpec,
 )
@@ -84,6 +66,7 @@ from jobdash.services.workflow_state import (
     JobSet,
     SourceConfig,
     WorkflowState,
+    job_commands,
 )
 
 __all__ = ["JobOrchestrator"]
@@ -102,24 +85,16 @@ class JobOrchestrator(VersionedModel):
     after it is released. Lock order: this lock, then the dispatcher's
     collaborators' (sink, tracker, audit log), never the reverse.
 
-    Access: every action takes the acting user (``actor=``, required) and is
-    checked first, on the server, before the lock is taken or anything
-    changes: a refused action is audited as ``refused`` and raises
-    :class:`~jobdash.domain.access.PermissionDeniedError`
-    (:class:`~jobdash.domain.access.ReadOnlyError` when nobody may act). Each
-    command sent is audited as ``sent`` or ``send_failed``; staging sends
-    nothing and is audited as ``done``.
+    Access: every action takes the acting user (``actor=``, required), is
+    checked before anything changes (a refusal is audited and raises
+    :class:`~jobdash.domain.access.PermissionDeniedError`) and is audited.
 
-    Versions: ``version`` (global) is bumped once per batch in which anything
-    changed. Each workflow also has its own counter, bumped in the same
-    publication only if *that* workflow changed; read it with
-    :meth:`workflow_version`, or all at once from the ``workflow_versions``
-    param (a read-only mapping, replaced — never mutated — on every
-    publication, together with ``version`` in one ``param.update``). A session
-    polls ``version`` and, when it moved, re-reads the snapshots of the
+    Versions: ``version`` is bumped once per batch in which anything changed;
+    each workflow's counter (:meth:`workflow_version`, or the read-only
+    ``workflow_versions`` mapping, replaced together with ``version``) only if
+    *that* workflow changed. Sessions poll ``version``, then re-read the
     workflows whose counters moved. A heartbeat that changes nothing a card
-    shows (same state, messages and times; only a later receipt time) does not
-    bump; staleness flips are published by :meth:`tick`.
+    shows does not bump; staleness flips are published by :meth:`tick`.
 
     Parameters
     ----------
@@ -308,10 +283,10 @@ class JobOrchestrator(VersionedModel):
         self._guard.authorize(
             actor, "stage configs", "stage_config", workflow=workflow_id
         )
-        config = self._validated(
-            self.get_spec(workflow_id),
-            source_name,
-            SourceConfig(params, aux_source_names or {}),
+        config = JobConfig(
+            *self.get_spec(workflow_id).validate_config(
+                source_name, params, aux_source_names or {}
+            )
         )
 
         def stage(staged: dict[SourceName, JobConfig]) -> bool:
@@ -411,7 +386,11 @@ class JobOrchestrator(VersionedModel):
                 raise ValueError(f"the draft for {spec.title!r} has no source")
             drafted = spec.in_source_order(
                 {
-                    source: self._validated(spec, source, config)
+                    source: JobConfig(
+                        *spec.validate_config(
+                            source, config.params, config.aux_source_names
+                        )
+                    )
                     for source, config in draft.items()
                 },
             )
@@ -429,7 +408,7 @@ class JobOrchestrator(VersionedModel):
                 {src: job.copy() for src, job in state.staged_jobs.items()},
                 committed_at=now,
             )
-            stops = _job_commands(state.current, JobAction.stop)
+            stops = job_commands(state.current, JobAction.stop)
             starts: list[Command] = [
                 WorkflowConfigCommand(
                     identifier=identifier,
@@ -492,7 +471,7 @@ class JobOrchestrator(VersionedModel):
             commands: list[Command] = []
             for job_set in (state.current, *state.orphans.values()):
                 if job_set is not None:
-                    commands += _job_commands(job_set, JobAction.stop)
+                    commands += job_commands(job_set, JobAction.stop)
                     job_set.stop_requested = True
             if state.current is None and not state.orphans:
                 return 0
@@ -532,7 +511,7 @@ class JobOrchestrator(VersionedModel):
         spec = self.get_spec(workflow_id)
         with self._lock:
             current = self._states[workflow_id].current
-            commands = _job_commands(current, JobAction.reset)
+            commands = job_commands(current, JobAction.reset)
             self._commands.dispatch(
                 commands,
                 verb="Reset",
@@ -624,42 +603,23 @@ class JobOrchestrator(VersionedModel):
         """An immutable view of one workflow."""
         spec = self.get_spec(workflow_id)
         with self._lock:
-            return build_workflow_snapshot(
-                spec,
-                self._states[workflow_id],
-                self._versions[workflow_id],
-                self._clock.now_ns(),
-                self._stale_ns,
-            )
+            return self._snapshot(spec, self._clock.now_ns())
 
     def snapshots(self) -> list[WorkflowSnapshot]:
         """Every workflow, in catalogue order, as of one instant."""
         with self._lock:
             now = self._clock.now_ns()
-            return [
-                build_workflow_snapshot(
-                    spec,
-                    self._states[spec.workflow_id],
-                    self._versions[spec.workflow_id],
-                    now,
-                    self._stale_ns,
-                )
-                for spec in self._catalogue.workflows
-            ]
+            return [self._snapshot(spec, now) for spec in self._catalogue.workflows]
+
+    def _snapshot(self, spec: WorkflowSpec, now: int) -> WorkflowSnapshot:
+        wid = spec.workflow_id
+        state, version = self._states[wid], self._versions[wid]
+        return build_workflow_snapshot(spec, state, version, now, self._stale_ns)
 
     def counters(self) -> dict[str, int]:
-        """Heartbeats ignored, by reason, and JobSets adopted (a copy).
-
-        ``unknown_workflow``: workflow not in the catalogue; ``out_of_order``:
-        older than the stored heartbeat of its job; ``late_after_stop``: of a
-        job already dropped after stopping; ``stopped_unknown_job``: a
-        ``stopped`` heartbeat of an untracked job (nothing to adopt);
-        ``over_capacity``: a JobSet already holds :data:`MAX_JOBS_PER_SET` jobs;
-        ``adopted_sets``: unknown job numbers adopted; ``stop_retries``: stops
-        re-sent by :meth:`tick`; ``stop_retries_exhausted``: jobs given up on
-        after :data:`~jobdash.services.stop_retries.MAX_STOP_RETRIES` re-sent
-        stops.
-        """
+        """Heartbeats ignored, by reason, JobSets adopted (see
+        :attr:`HeartbeatTracking.counters`), and stops re-sent
+        (``stop_retries``) or given up on (``stop_retries_exhausted``)."""
         with self._lock:
             return {
                 **self._heartbeats.counters,
@@ -700,21 +660,6 @@ class JobOrchestrator(VersionedModel):
 
     # --- staging (the lock is taken here) -----------------------------------
 
-    def _validated(
-        self, spec: WorkflowSpec, source_name: SourceName, config: SourceConfig
-    ) -> JobConfig:
-        """``config`` checked against the workflow's schema, with defaults."""
-        if not spec.has_source(source_name):
-            raise ParameterError(
-                None,
-                f"{source_name!r} is not a source of {spec.title!r} "
-                f"(sources: {', '.join(spec.source_names)})",
-            )
-        return JobConfig(
-            spec.validate_params(config.params),
-            spec.validate_aux_sources(config.aux_source_names),
-        )
-
     def _change_staged(
         self,
         workflow_id: WorkflowId,
@@ -748,17 +693,3 @@ class JobOrchestrator(VersionedModel):
             entry[2].state,
             job_id in self._index.stale,
         )
-
-
-def _job_commands(job_set: JobSet | None, action: JobAction) -> list[Command]:
-    """One ``action`` command per job of ``job_set`` not reported stopped."""
-    if job_set is None:
-        return []
-    return [
-        JobCommand(
-            job_id=JobIdentifier(source_name=source, job_number=job_set.job_number),
-            action=action,
-        )
-        for source, job in job_set.jobs.items()
-        if job.state is not JobState.stopped
-    ]

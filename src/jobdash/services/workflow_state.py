@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobdash.domain.commands import Command, JobAction, JobCommand, JobIdentifier
 from jobdash.domain.ids import JobId, JobNumber, SourceName
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
@@ -35,6 +36,7 @@ __all__ = [
     "JobSet",
     "SourceConfig",
     "WorkflowState",
+    "job_commands",
 ]
 
 MAX_ORPHAN_SETS = 32
@@ -356,3 +358,17 @@ class WorkflowState:
             self.current = new
             return "current (the previous current is now an orphan)", dropped
         return "an orphan", self.add_orphan(new, now)
+
+
+def job_commands(job_set: JobSet | None, action: JobAction) -> list[Command]:
+    """One ``action`` command per job of ``job_set`` not reported stopped."""
+    if job_set is None:
+        return []
+    return [
+        JobCommand(
+            job_id=JobIdentifier(source_name=source, job_number=job_set.job_number),
+            action=action,
+        )
+        for source, job in job_set.jobs.items()
+        if job.state is not JobState.stopped
+    ]
