@@ -249,6 +249,24 @@ def test_start_commits_persists_and_exits_0_when_every_job_is_acknowledged(
 
 
 @pytest.mark.kafka
+def test_a_user_the_operators_list_does_not_name_is_refused_with_exit_64(
+    settings: Settings, simulator: SimulatorProcess
+) -> None:
+    result = run_jobdash(
+        settings, "stop", "detector_view", "--collect", "0", operators=["somebody"]
+    )
+
+    assert result.returncode == 64, result.stdout + result.stderr
+    assert f"viewer '{getpass.getuser()}' may not stop workflows" in result.stderr
+    assert "Traceback" not in result.stderr
+    audit = settings.config_dir / "dream-audit.jsonl"
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["user"], r["action"], r["outcome"]) for r in records] == [
+        (getpass.getuser(), "stop_workflow", "refused")
+    ]
+
+
+@pytest.mark.kafka
 @pytest.mark.slow
 def test_a_restart_stops_the_running_jobs_and_stop_works_from_a_fresh_machine(
     settings: Settings, simulator: SimulatorProcess, tmp_path: Path

@@ -55,6 +55,7 @@ from jobdash.cli.kafka_options import (
     signals_set,
 )
 from jobdash.cli.kafka_session import KafkaSession, KafkaUnavailableError
+from jobdash.domain.access import PermissionDeniedError
 from jobdash.domain.clock import SystemClock
 from jobdash.domain.ids import WorkflowId
 from jobdash.domain.workflow_catalogue import (
@@ -311,6 +312,10 @@ def _run(
         except KafkaUnavailableError as exc:
             return fail(command, str(exc), EXIT_NO_RESPONSE)
         except ParameterError as exc:
+            return fail(command, str(exc), EXIT_USAGE)
+        except PermissionDeniedError as exc:
+            # The deployment's operators list does not name this user:
+            # refused before anything was sent, like a read-only setting.
             return fail(command, str(exc), EXIT_USAGE)
         finally:
             session.stop()  # flushes; an undelivered command is a send failure

@@ -18,6 +18,8 @@ extra). Helpers that need pytest stay in ``tests/``.
     processes, ``stop_process`` (SIGTERM, then SIGKILL).
 ``servers``
     ``ServerProcess``: a server subprocess with its log, probed until live.
+``sinks``
+    ``RefusingSink``: a command sink that refuses some sources' commands.
 ``kafka_cluster``, ``tcp_proxy``, ``kcat_client``
     The Kafka rig: librdkafka's mock cluster in a helper process, a TCP
     proxy to cut, Debian's ``kcat`` as an independent client (see
