@@ -10,6 +10,7 @@ builds on it) reads files; services and transports are handed the catalogue.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -50,7 +51,7 @@ def load_catalogue_file(path: Path | str) -> WorkflowCatalogue:
     try:
         return WorkflowCatalogue.model_validate(document)
     except ValidationError as exc:
-        raise CatalogueError(_describe(path, exc)) from None
+        raise CatalogueError(_describe(path, exc, document)) from None
 
 
 def shipped_catalogue(instrument: str = "dream") -> WorkflowCatalogue:
@@ -68,11 +69,26 @@ def shipped_catalogue_path(instrument: str) -> Path:
     return path
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
+def _describe(path: Path, exc: ValidationError, document: Any) -> str:
+    """The first problem: its dotted field path, the workflow it is in (by
+    id, when the entry has one: positions are hard to count in a long file)
+    and pydantic's message."""
     errors = exc.errors()
     first = errors[0]
-    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    loc = first["loc"]
+    location = ".".join(str(part) for part in loc) or "(top level)"
+    where = ""
+    if len(loc) >= 2 and loc[0] == "workflows" and isinstance(loc[1], int):
+        workflows = document.get("workflows") if isinstance(document, dict) else None
+        entry = (
+            workflows[loc[1]]
+            if isinstance(workflows, list) and loc[1] < len(workflows)
+            else None
+        )
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            where = f" (workflow {entry['id']})"
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return (
-        f"invalid workflow catalogue {path}: field '{location}': {first['msg']}{more}"
+        f"invalid workflow catalogue {path}: field '{location}'{where}: "
+        f"{first['msg']}{more}"
     )

@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from jobdash.domain.ids import WorkflowId
 
 __all__ = [
+    "DEFAULT_RESET_NOTE",
+    "OutputSpec",
     "ParameterError",
     "ParameterSpec",
     "WorkflowCatalogue",
@@ -26,6 +28,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+DEFAULT_RESET_NOTE = "This workflow does not support a reset."
+"""Why Reset is unavailable, when the catalogue gives no ``reset_note``."""
 
 
 class ParameterError(ValueError):
@@ -127,6 +132,23 @@ class ParameterSpec(_Strict):
         return float(value)
 
 
+class OutputSpec(_Strict):
+    """One result a workflow publishes (its ``output_name`` on the wire).
+
+    Shown on the workflow's card, so an operator knows what a workflow
+    produces before starting it.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    title: str | None = None
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        """Human title: ``title``, else the name with spaces (``I of d``)."""
+        return self.title or self.name.replace("_", " ")
+
+
 class WorkflowSpec(_Strict):
     """One workflow an operator can start.
 
@@ -141,6 +163,17 @@ class WorkflowSpec(_Strict):
         the first is the default.
     parameters
         The parameter schema shared by every job of the workflow.
+    outputs
+        The results it publishes, with what each one is.
+    supports_reset
+        ``False`` for a workflow a reset would harm (a time series whose
+        points a reset duplicates): the card disables Reset and says why
+        (:attr:`reset_refusal`), and the orchestrator refuses one.
+    reset_note
+        Why it has no reset; only with ``supports_reset: false``.
+    confirm_actions
+        ``True`` for a workflow that feeds the instrument control system:
+        Stop, Reset and Restart ask for confirmation first, whatever runs.
     """
 
     id: str
@@ -149,6 +182,10 @@ class WorkflowSpec(_Strict):
     source_names: list[str] = Field(min_length=1)
     aux_sources: dict[str, list[str]] = Field(default_factory=dict)
     parameters: list[ParameterSpec] = Field(default_factory=list)
+    outputs: list[OutputSpec] = Field(default_factory=list)
+    supports_reset: StrictBool = True
+    reset_note: str = ""
+    confirm_actions: StrictBool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkflowSpec:
@@ -161,7 +198,21 @@ class WorkflowSpec(_Strict):
         for role, choices in self.aux_sources.items():
             if not choices:
                 raise ValueError(f"aux source {role!r} needs at least one choice")
+        outputs = [output.name for output in self.outputs]
+        if len(set(outputs)) != len(outputs):
+            raise ValueError("'outputs' contains duplicate names")
+        if self.reset_note and self.supports_reset:
+            raise ValueError(
+                "'reset_note' is only allowed with 'supports_reset: false'"
+            )
         return self
+
+    @property
+    def reset_refusal(self) -> str | None:
+        """Why this workflow cannot be reset, or ``None`` if it can."""
+        if self.supports_reset:
+            return None
+        return self.reset_note or DEFAULT_RESET_NOTE
 
     @cached_property
     def workflow_id(self) -> WorkflowId:
