@@ -50,6 +50,25 @@ def test_service_status_key_identifies_the_worker_across_heartbeats():
     assert first.key != first._replace(worker_id="worker-2").key
 
 
+def test_service_status_defaults_say_nothing_about_version_sources_or_actions():
+    plain = ServiceStatus("dream", "detector_data", "worker-1", "running", None, 2)
+    assert (plain.version, plain.source_names, plain.supported_actions) == (
+        None,
+        (),
+        None,
+    )
+    assert plain.timestamp == 0  # the new fields come after the old positions
+
+
+def test_service_statuses_compare_by_sources_and_actions():
+    plain = ServiceStatus("dream", "detector_data", "worker-1", "running")
+    told = plain._replace(source_names=("mantle",), supported_actions=frozenset())
+    assert told != plain
+    assert told == plain._replace(
+        source_names=("mantle",), supported_actions=frozenset()
+    )
+
+
 def test_message_summary_takes_the_exception_line_of_a_traceback():
     traceback = (
         "Traceback (most recent call last):\n"

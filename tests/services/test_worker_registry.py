@@ -109,3 +109,71 @@ def test_version_bumps_once_per_batch(registry):
 def test_invalid_settings_are_rejected(clock, kwargs):
     with pytest.raises(ValueError, match="must"):
         WorkerRegistry(clock, **kwargs)
+
+
+def pausing(worker: str = "w1", *sources: str, **fields: object) -> ServiceStatus:
+    """A heartbeat of a worker serving ``sources`` that accepts stop and pause."""
+    fields.setdefault("supported_actions", frozenset({"stop", "pause"}))
+    return beat(worker, source_names=sources, **fields)
+
+
+def test_workers_carry_version_start_time_sources_and_actions(registry):
+    registry.service_status_updated(
+        pausing("w1", "mantle", started_at=7, version="25.11.0")
+    )
+    (info,) = registry.workers()
+    assert (info.version, info.started_at) == ("25.11.0", 7)
+    assert info.source_names == ("mantle",)
+    assert info.supported_actions == frozenset({"stop", "pause"})
+
+
+def test_supports_an_action_a_fresh_worker_of_the_source_lists(registry):
+    registry.service_status_updated(pausing("w1", "mantle", "endcap"))
+    assert registry.supports("mantle", "pause")
+    assert registry.supports("endcap", "stop")
+    assert not registry.supports("mantle", "resume")  # not listed
+    assert not registry.supports("monitor", "pause")  # nobody serves it
+
+
+def test_a_worker_that_did_not_say_supports_no_action(registry):
+    registry.service_status_updated(beat("w1", source_names=("mantle",)))
+    assert not registry.supports("mantle", "stop")
+    assert registry.sources_supporting("stop") == frozenset()
+
+
+def test_a_stale_worker_supports_nothing_until_it_is_heard_again(registry, clock):
+    registry.service_status_updated(pausing("w1", "mantle"))
+    clock.advance(6.001)
+    assert not registry.supports("mantle", "pause")  # by the clock, before tick
+    registry.service_status_updated(pausing("w1", "mantle"))
+    assert registry.supports("mantle", "pause")
+
+
+def test_one_fresh_worker_is_enough_when_another_of_the_source_is_stale(
+    registry, clock
+):
+    registry.service_status_updated(pausing("w1", "mantle"))
+    clock.advance(4)
+    registry.service_status_updated(pausing("w2", "mantle"))
+    clock.advance(3)  # w1 is stale, w2 is not
+    assert registry.supports("mantle", "pause")
+
+
+def test_sources_supporting_follows_a_worker_that_drops_an_action(registry):
+    registry.service_status_updated(pausing("w1", "mantle", "endcap"))
+    registry.service_status_updated(pausing("w2", "monitor", supported_actions=None))
+    assert registry.sources_supporting("pause") == frozenset({"mantle", "endcap"})
+    registry.service_status_updated(
+        pausing("w1", "mantle", "endcap", supported_actions=frozenset({"stop"}))
+    )
+    assert registry.sources_supporting("pause") == frozenset()
+    assert registry.sources_supporting("stop") == frozenset({"mantle", "endcap"})
+
+
+def test_a_forgotten_worker_supports_nothing(registry, clock):
+    registry.service_status_updated(pausing("w1", "mantle"))
+    assert registry.supports("mantle", "pause")
+    clock.advance(61)
+    registry.tick()
+    assert registry.workers() == []
+    assert not registry.supports("mantle", "pause")

@@ -203,6 +203,49 @@ def test_service_status_round_trips():
     assert decode_status(encode_status(status), 3) == status
 
 
+def test_service_heartbeat_decodes_version_sources_and_supported_actions():
+    decoded = decode_status(
+        heartbeat(
+            service_message(
+                version="25.11.0",
+                source_names=["mantle_detector", "endcap_detector"],
+                supported_actions=["stop", "pause", "stop"],
+            )
+        )
+    )
+    assert isinstance(decoded, ServiceStatus)
+    assert decoded.version == "25.11.0"
+    assert decoded.source_names == ("mantle_detector", "endcap_detector")
+    assert decoded.supported_actions == frozenset({"stop", "pause"})
+
+
+def test_a_service_heartbeat_without_actions_did_not_say_rather_than_none():
+    decoded = decode_status(heartbeat(service_message()))
+    assert isinstance(decoded, ServiceStatus)
+    assert decoded.supported_actions is None
+    assert (decoded.version, decoded.source_names) == (None, ())
+    empty = decode_status(heartbeat(service_message(supported_actions=[])))
+    assert isinstance(empty, ServiceStatus)
+    assert empty.supported_actions == frozenset()
+
+
+def test_service_status_with_version_sources_and_actions_round_trips():
+    status = ServiceStatus(
+        "dream",
+        "detector_data",
+        "w1",
+        "running",
+        T0,
+        2,
+        None,
+        5,
+        version="25.11.0",
+        source_names=("mantle_detector",),
+        supported_actions=frozenset({"stop", "reset", "pause", "resume"}),
+    )
+    assert decode_status(encode_status(status), 5) == status
+
+
 def test_bytearray_and_memoryview_payloads_decode_like_bytes():
     payload = heartbeat()
     expected = decode_status(payload)
@@ -378,6 +421,19 @@ MALFORMED_STATUS = {
     "service with negative job count": heartbeat(service_message(active_job_count=-1)),
     "service with bool job count": heartbeat(service_message(active_job_count=True)),
     "service with float started_at": heartbeat(service_message(started_at=1.0)),
+    "service with numeric version": heartbeat(service_message(version=25.11)),
+    "service with source_names as text": heartbeat(
+        service_message(source_names="mantle_detector")
+    ),
+    "service with a non-text source name": heartbeat(
+        service_message(source_names=["mantle", 3])
+    ),
+    "service with supported_actions as object": heartbeat(
+        service_message(supported_actions={"pause": True})
+    ),
+    "service with a null action": heartbeat(
+        service_message(supported_actions=["stop", None])
+    ),
 }
 
 
@@ -387,6 +443,13 @@ def test_malformed_heartbeat_raises_decode_error(payload):
         decode_status(payload, 1)
     assert type(info.value) is DecodeError
     assert info.value.reason
+
+
+def test_a_bad_service_list_is_named_in_the_reason():
+    with pytest.raises(DecodeError, match="'supported_actions' must be a list"):
+        decode_status(MALFORMED_STATUS["service with a null action"])
+    with pytest.raises(DecodeError, match="'source_names' must be a list"):
+        decode_status(MALFORMED_STATUS["service with source_names as text"])
 
 
 def test_decode_error_reason_names_the_problem():

@@ -27,6 +27,7 @@ from jobdash.transport.message_source import Message
 from jobdash.transport.simulated import (
     HISTOGRAM_BINS,
     OUTPUT_NAME,
+    SIMULATED_VERSION,
     WORKERS,
     SimulatedBackend,
 )
@@ -394,6 +395,28 @@ def test_workers_send_service_heartbeats_with_their_job_counts(backend, recorder
     latest = beats[-len(WORKERS) :]
     assert sum(beat.active_job_count or 0 for beat in latest) == 2
     assert {beat.state for beat in beats} == {"running"}
+
+
+def test_worker_heartbeats_name_version_sources_and_supported_actions(
+    backend, recorder
+):
+    beats = services(recorder.run(0.1))
+    assert len(beats) == len(WORKERS)
+    assert {beat.version for beat in beats} == {SIMULATED_VERSION}
+    served = [name for beat in beats for name in beat.source_names]
+    catalogue_sources = {n for spec in CATALOGUE.workflows for n in spec.source_names}
+    assert sorted(served) == sorted(catalogue_sources)  # each on exactly one worker
+    for beat in beats:
+        assert beat.supported_actions is not None
+        assert {"stop", "reset", "pause", "resume"} <= beat.supported_actions
+
+
+def test_a_job_runs_on_the_worker_that_lists_its_source(backend, recorder):
+    backend.send(start_command(MANTLE))
+    beats = services(recorder.run(2.5))[-len(WORKERS) :]
+    (serving,) = [beat for beat in beats if "mantle" in beat.source_names]
+    assert serving.active_job_count == 1
+    assert sum(beat.active_job_count or 0 for beat in beats) == 1
 
 
 def test_nothing_is_emitted_before_start_except_answers_to_commands(clock):

@@ -61,7 +61,28 @@ def message_summary(text: str, limit: int = 200) -> str:
 
 
 class ServiceStatus(NamedTuple):
-    """One heartbeat of a backend worker process (``message_type: service``)."""
+    """One heartbeat of a backend worker process (``message_type: service``).
+
+    Attributes
+    ----------
+    instrument, service_name, worker_id
+        Which worker (see :attr:`key`).
+    state, error
+        What it reports of itself (free text from the backend).
+    started_at
+        When the worker started (ns since the epoch), or ``None``.
+    active_job_count
+        How many jobs it runs, or ``None`` if it did not say.
+    timestamp
+        The message's envelope time (ns since the epoch; 0 if unknown).
+    version
+        The backend software's version text, or ``None``.
+    source_names
+        The data sources (streams) the worker serves; empty if it did not say.
+    supported_actions
+        Job actions it accepts (``"stop"``, ``"pause"``, ...); ``None`` means
+        the heartbeat did not say, which is not the same as "none".
+    """
 
     instrument: str
     service_name: str
@@ -71,6 +92,9 @@ class ServiceStatus(NamedTuple):
     active_job_count: int | None = None
     error: str | None = None
     timestamp: int = 0
+    version: str | None = None
+    source_names: tuple[str, ...] = ()
+    supported_actions: frozenset[str] | None = None
 
     @property
     def key(self) -> str:

@@ -22,6 +22,9 @@ class WorkerInfo(NamedTuple):
         When that heartbeat was received (ns since the epoch).
     stale
         No heartbeat for longer than the stale threshold.
+    version, started_at, source_names, supported_actions
+        From its latest heartbeat (see ``ServiceStatus``); ``None``/empty
+        when it did not say.
     """
 
     key: str
@@ -32,6 +35,10 @@ class WorkerInfo(NamedTuple):
     active_job_count: int | None
     error: str | None
     stale: bool
+    version: str | None = None
+    started_at: int | None = None
+    source_names: tuple[str, ...] = ()
+    supported_actions: frozenset[str] | None = None
 
 
 class WorkerRegistry(VersionedModel):
@@ -64,6 +71,8 @@ class WorkerRegistry(VersionedModel):
         self._statuses: dict[str, ServiceStatus] = {}
         self._last_seen: dict[str, int] = {}
         self._stale: set[str] = set()
+        # action -> (fresh worker keys, sources); cleared on every change.
+        self._supporting: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 
     def service_status_updated(self, status: ServiceStatus) -> None:
         """Store a worker's heartbeat unless a newer one is already stored."""
@@ -75,6 +84,7 @@ class WorkerRegistry(VersionedModel):
             self._statuses[key] = status
             self._last_seen[key] = self._clock.now_ns()
             self._stale.discard(key)
+            self._supporting.clear()
             self._mark_changed()
 
     def workers(self) -> list[WorkerInfo]:
@@ -91,9 +101,49 @@ class WorkerRegistry(VersionedModel):
                     status.active_job_count,
                     status.error,
                     now - self._last_seen[key] > self._stale_ns,
+                    status.version,
+                    status.started_at,
+                    status.source_names,
+                    status.supported_actions,
                 )
                 for key, status in sorted(self._statuses.items())
             ]
+
+    def supports(self, source_name: str, action: str) -> bool:
+        """Whether a fresh worker serving ``source_name`` accepts ``action``.
+
+        True when a worker that is not stale lists ``source_name`` in its
+        ``source_names`` and ``action`` in its ``supported_actions``. A worker
+        that did not say which actions it accepts supports none: the dashboard
+        offers an action only where the backend reported it.
+        """
+        return source_name in self.sources_supporting(action)
+
+    def sources_supporting(self, action: str) -> frozenset[str]:
+        """Every source a fresh worker serves that accepts ``action``.
+
+        One call per refresh answers the question for a whole table or card
+        page; the answer is cached until a heartbeat arrives or a worker's
+        freshness flips (by the clock, not only at :meth:`tick`).
+        """
+        with self._lock:
+            now = self._clock.now_ns()
+            fresh = frozenset(
+                key
+                for key, seen in self._last_seen.items()
+                if now - seen <= self._stale_ns
+            )
+            cached = self._supporting.get(action)
+            if cached is not None and cached[0] == fresh:
+                return cached[1]
+            sources = frozenset(
+                source
+                for key in fresh
+                if action in (self._statuses[key].supported_actions or ())
+                for source in self._statuses[key].source_names
+            )
+            self._supporting[action] = (fresh, sources)
+            return sources
 
     def tick(self) -> None:
         """Forget workers gone for ``retention``; bump ``version`` on stale flips."""
@@ -104,6 +154,8 @@ class WorkerRegistry(VersionedModel):
             for key in expired:
                 del self._statuses[key]
                 del self._last_seen[key]
+            if expired:
+                self._supporting.clear()
             stale = {
                 key
                 for key, seen in self._last_seen.items()

@@ -247,7 +247,25 @@ def _parse_service_message(message: dict[str, Any]) -> ServiceStatus:
         started_at=_optional_time(message, "started_at"),
         active_job_count=count,
         error=_optional_text(message, "error"),
+        version=_optional_text(message, "version"),
+        source_names=_text_list(message, "source_names") or (),
+        supported_actions=_action_set(message),
     )
+
+
+def _text_list(message: dict[str, Any], key: str) -> tuple[str, ...] | None:
+    """An optional list of text as a tuple; ``None`` if absent or null."""
+    value = message.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DecodeError(f"service heartbeat: {key!r} must be a list of text")
+    return tuple(value)
+
+
+def _action_set(message: dict[str, Any]) -> frozenset[str] | None:
+    actions = _text_list(message, "supported_actions")
+    return None if actions is None else frozenset(actions)
 
 
 def _optional_text(message: dict[str, Any], key: str) -> str | None:
@@ -308,6 +326,13 @@ def encode_status(
             "started_at": status.started_at,
             "active_job_count": status.active_job_count,
             "error": status.error,
+            "version": status.version,
+            "source_names": list(status.source_names),
+            "supported_actions": (
+                None
+                if status.supported_actions is None
+                else sorted(status.supported_actions)
+            ),
         }
     payload: bytes = serialise_x5f2(
         SOFTWARE_NAME,

@@ -45,7 +45,9 @@ Simulator panel and browser tests):
 ================  ============================================================
 
 Besides jobs, two simulated workers (``data_reduction``/``worker-0`` and
-``worker-1``) send service heartbeats every heartbeat interval.
+``worker-1``) send service heartbeats every heartbeat interval, with their
+version, the catalogue sources each serves (a source's jobs run on its
+worker) and the job actions they accept (all of ``JobAction``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from functools import partial
 
 import numpy as np
 
+from jobdash import __version__
 from jobdash.domain.clock import Clock
 from jobdash.domain.command_sink import CommandSendError
 from jobdash.domain.commands import (
@@ -104,7 +107,14 @@ from jobdash.transport.simulated_scenarios import (
     scenario_named,
 )
 
-__all__ = ["HISTOGRAM_BINS", "OUTPUT_NAME", "WORKERS", "SimulatedBackend"]
+__all__ = [
+    "HISTOGRAM_BINS",
+    "OUTPUT_NAME",
+    "SIMULATED_VERSION",
+    "SUPPORTED_ACTIONS",
+    "WORKERS",
+    "SimulatedBackend",
+]
 
 #: Bins of the histogram every active job publishes.
 HISTOGRAM_BINS = 50
@@ -112,6 +122,10 @@ HISTOGRAM_BINS = 50
 OUTPUT_NAME = "histogram"
 #: (service name, worker id) of the simulated workers; jobs are spread over them.
 WORKERS = (("data_reduction", "worker-0"), ("data_reduction", "worker-1"))
+#: The backend version the simulated workers report.
+SIMULATED_VERSION = f"jobdash-simulated {__version__}"
+#: The job actions the simulated workers accept (and report in their heartbeats).
+SUPPORTED_ACTIONS = frozenset(action.value for action in JobAction)
 
 # A job turns active, or stopped, this many heartbeat intervals after the
 # command is received: long enough for PENDING/STOPPING to show.
@@ -210,6 +224,13 @@ class SimulatedBackend:
         self._duplicate_probability = self._scenario.duplicate_probability
         self._drop_ack_probability = self._scenario.drop_ack_probability
         self._adopt_on_start = self._scenario.adoption
+        # The sources each worker serves, as its service heartbeat lists them.
+        served: list[list[SourceName]] = [[] for _ in WORKERS]
+        for source_name in sorted(
+            {name for spec in catalogue.workflows for name in spec.source_names}
+        ):
+            served[_worker_of(source_name)].append(source_name)
+        self._served = tuple(tuple(names) for names in served)
 
     # --- MessageSource -------------------------------------------------------
 
@@ -539,7 +560,7 @@ class SimulatedBackend:
             job_id=job_id,
             workflow_id=workflow_id,
             state=state,
-            worker=zlib.crc32(job_id.source_name.encode()) % len(WORKERS),
+            worker=_worker_of(job_id.source_name),
             counts=np.zeros(HISTOGRAM_BINS),
             peak=float(self._rng.uniform(10.0, HISTOGRAM_BINS - 10.0)),
             start_time=start_time,
@@ -674,7 +695,9 @@ class SimulatedBackend:
         counts = [0] * len(WORKERS)
         for job in self._jobs.values():
             counts[job.worker] += 1
-        for (service_name, worker_id), count in zip(WORKERS, counts, strict=True):
+        for (service_name, worker_id), count, served in zip(
+            WORKERS, counts, self._served, strict=True
+        ):
             status = ServiceStatus(
                 instrument=self._catalogue.instrument,
                 service_name=service_name,
@@ -682,6 +705,9 @@ class SimulatedBackend:
                 state="running",
                 started_at=self._started_at,
                 active_job_count=count,
+                version=SIMULATED_VERSION,
+                source_names=served,
+                supported_actions=SUPPORTED_ACTIONS,
             )
             payload = encode_status(
                 status,
@@ -731,6 +757,11 @@ class SimulatedBackend:
 
     def _reported(self, job: _Job) -> tuple[JobState, str | None, str | None]:
         return self._faults.reported(job.state, job.job_id, job.workflow_id)
+
+
+def _worker_of(source_name: SourceName) -> int:
+    """The index in :data:`WORKERS` of the worker that serves ``source_name``."""
+    return zlib.crc32(source_name.encode()) % len(WORKERS)
 
 
 def _ns(seconds: float) -> int:
