@@ -33,8 +33,18 @@ from jobdash.services.notifications import NotificationLog
 from jobdash.services.worker_registry import WorkerRegistry
 from jobdash.testing.actors import OPERATOR
 from jobdash.testing.waiting import wait_until
+from jobdash.transport import ingestion as ingestion_module
 from jobdash.transport.codec import encode_ack, encode_result, encode_status
-from jobdash.transport.ingestion import IngestionStats, IngestionThread
+from jobdash.transport.ingestion import (
+    DECODER_BUG_KIND,
+    MAX_DECODE_ERROR_KINDS,
+    OTHER_KIND,
+    UNKNOWN_STREAM_KIND,
+    DecodeErrorCount,
+    IngestionStats,
+    IngestionThread,
+    decode_error_kind,
+)
 from jobdash.transport.message_source import InMemoryMessageSource, Message
 from jobdash.transport.simulated import WORKERS, SimulatedBackend
 
@@ -202,6 +212,132 @@ def test_decode_error_log_names_the_stream_and_reason(clock, caplog):
         ingestion.run_once()
     (record,) = caplog.records
     assert "responses: acknowledgement:" in record.getMessage()
+
+
+def test_decode_errors_are_counted_per_kind_with_their_last_reason(clock):
+    batch = [*MALFORMED, *MALFORMED[:3], status_message(1)]
+    ingestion = IngestionThread(ScriptedSource([batch]), RecordingRouter(), clock)
+    clock.advance(2)
+
+    ingestion.run_once()
+
+    kinds = {entry.kind: entry for entry in ingestion.decode_errors_by_kind()}
+    assert {kind: entry.messages for kind, entry in kinds.items()} == {
+        "x5f2": 4,
+        "not x5f2": 2,
+        "acknowledgement": 2,
+        "not da00": 1,
+        UNKNOWN_STREAM_KIND: 1,
+    }
+    assert sum(entry.messages for entry in kinds.values()) == (
+        ingestion.stats().decode_errors
+    )
+    assert kinds["x5f2"].last_reason.startswith("x5f2: ")
+    assert kinds[UNKNOWN_STREAM_KIND].last_reason == "no decoder for stream 'metrics'"
+    assert {entry.last_at for entry in kinds.values()} == {clock.now_ns()}
+    assert ingestion.stats().applied == 1
+
+
+def test_decode_error_kinds_come_most_frequent_first(clock):
+    batch = [MALFORMED[5], MALFORMED[3], MALFORMED[4], MALFORMED[6]]
+    ingestion = IngestionThread(ScriptedSource([batch]), RecordingRouter(), clock)
+
+    ingestion.run_once()
+
+    assert [e.kind for e in ingestion.decode_errors_by_kind()] == [
+        "acknowledgement",
+        "not da00",
+        UNKNOWN_STREAM_KIND,
+    ]
+
+
+def test_a_later_error_of_a_kind_replaces_its_reason_and_time(clock):
+    first = Message(StreamId.status, b"", 1)
+    second = Message(StreamId.status, b"abc", 1)
+    ingestion = IngestionThread(
+        ScriptedSource([[first], [second]]), RecordingRouter(), clock
+    )
+    ingestion.run_once()
+    (before,) = ingestion.decode_errors_by_kind()
+    clock.advance(5)
+
+    ingestion.run_once()
+
+    (after,) = ingestion.decode_errors_by_kind()
+    assert (after.kind, after.messages) == ("x5f2", 2)
+    assert after.last_at == before.last_at + 5_000_000_000
+    assert before.last_reason == "x5f2: buffer too short (0 bytes)"
+    assert after.last_reason == "x5f2: buffer too short (3 bytes)"
+
+
+def test_a_decoder_that_raises_a_bug_is_counted_as_its_own_kind(clock, monkeypatch):
+    def broken(payload: bytes, timestamp: int) -> object:
+        raise KeyError("bug")
+
+    monkeypatch.setitem(ingestion_module._DECODERS, StreamId.data, broken)
+    batch = [result_message(1), status_message(2)]
+    ingestion = IngestionThread(ScriptedSource([batch]), RecordingRouter(), clock)
+
+    ingestion.run_once()
+
+    (entry,) = ingestion.decode_errors_by_kind()
+    assert (entry.kind, entry.messages) == (DECODER_BUG_KIND, 1)
+    assert entry.last_reason == "data: KeyError: 'bug'"
+    assert ingestion.stats().applied == 1
+
+
+def test_kinds_beyond_the_limit_are_counted_together_as_other(clock, monkeypatch):
+    reasons = iter(f"kind {i}: broken" for i in range(MAX_DECODE_ERROR_KINDS + 3))
+
+    def refuse(payload: bytes, timestamp: int) -> object:
+        raise ingestion_module.DecodeError(next(reasons))
+
+    monkeypatch.setitem(ingestion_module._DECODERS, StreamId.status, refuse)
+    batch = [Message(StreamId.status, b"", 1)] * (MAX_DECODE_ERROR_KINDS + 3)
+    ingestion = IngestionThread(ScriptedSource([batch]), RecordingRouter(), clock)
+
+    ingestion.run_once()
+
+    kinds = {e.kind: e for e in ingestion.decode_errors_by_kind()}
+    assert len(kinds) == MAX_DECODE_ERROR_KINDS + 1
+    assert kinds[OTHER_KIND].messages == 3
+    assert kinds[OTHER_KIND].last_reason == f"kind {MAX_DECODE_ERROR_KINDS + 2}: broken"
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("x5f2: corrupt flatbuffer (vtable out of range)", "x5f2"),
+        ("job heartbeat: 'state' missing", "job heartbeat"),
+        ("status_json: not JSON (Expecting value)", "status_json"),
+        ("something without a colon", "something without a colon"),
+        (": starts with a colon", ": starts with a colon"),
+    ],
+)
+def test_the_kind_of_a_reason_is_what_the_codec_names_first(reason, kind):
+    assert decode_error_kind(reason) == kind
+
+
+def test_a_running_thread_counts_a_malformed_message_by_kind_and_keeps_going(clock):
+    source = InMemoryMessageSource()
+    ingestion = IngestionThread(source, RecordingRouter(), clock, poll_timeout=0.01)
+    ingestion.start()
+    try:
+        source.publish(Message(StreamId.responses, b"{not json", 1))
+        wait_until(lambda: ingestion.stats().decode_errors == 1)
+        assert ingestion.decode_errors_by_kind() == (
+            DecodeErrorCount(
+                "acknowledgement",
+                1,
+                ingestion.decode_errors_by_kind()[0].last_reason,
+                clock.now_ns(),
+            ),
+        )
+        source.publish(status_message(1))
+        wait_until(lambda: ingestion.stats().applied == 1)
+        assert ingestion.stats().running
+    finally:
+        assert ingestion.stop()
 
 
 def test_router_exception_is_counted_and_the_rest_still_applied(clock, caplog):

@@ -32,7 +32,13 @@ from jobdash.transport.codec import (
 )
 from jobdash.transport.message_source import Message, MessageSource
 
-__all__ = ["IngestionStats", "IngestionThread", "Router"]
+__all__ = [
+    "DecodeErrorCount",
+    "IngestionStats",
+    "IngestionThread",
+    "Router",
+    "decode_error_kind",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,16 @@ _BACKOFF_FIRST_S = 0.1
 _BACKOFF_MAX_S = 2.0
 # At most one log line per kind of problem per this many seconds.
 _LOG_INTERVAL_S = 1.0
+#: Most distinct decode error kinds counted apart; further ones count as
+#: :data:`OTHER_KIND` (the kinds come from a fixed set of codec texts, so
+#: this only guards against a future reason that embeds its input).
+MAX_DECODE_ERROR_KINDS = 32
+#: The kind of a decode error past :data:`MAX_DECODE_ERROR_KINDS`.
+OTHER_KIND = "other"
+#: The kind of a message on a stream that has no decoder.
+UNKNOWN_STREAM_KIND = "unknown stream"
+#: The kind of a decoder that raised something else than ``DecodeError``.
+DECODER_BUG_KIND = "decoder raised"
 
 
 class Router(Protocol):
@@ -95,6 +111,40 @@ class IngestionStats(NamedTuple):
     last_error: str | None
     running: bool
     transport_failing: bool = False
+
+
+class DecodeErrorCount(NamedTuple):
+    """How many messages failed to decode for one kind of reason.
+
+    Attributes
+    ----------
+    kind
+        What failed, from :func:`decode_error_kind` (``"x5f2"``,
+        ``"status_json"``, ``"job heartbeat"``, ``"da00"``, ...).
+    messages
+        Messages skipped for it since the start.
+    last_reason
+        The full reason of the latest one (for the operator: which field).
+    last_at
+        Clock time (ns) of the latest one.
+    """
+
+    kind: str
+    messages: int
+    last_reason: str
+    last_at: int
+
+
+def decode_error_kind(reason: str) -> str:
+    """The kind of a ``DecodeError`` reason: the part the codec names first.
+
+    Every reason of :mod:`jobdash.transport.codec` starts with what failed
+    (``"x5f2: corrupt flatbuffer ..."``, ``"status_json: not JSON ..."``,
+    ``"job heartbeat: 'state' missing"``); a reason without that form is
+    its own kind, cut to 40 characters.
+    """
+    head, colon, _rest = reason.partition(":")
+    return head.strip() if colon and head.strip() else reason.strip()[:40]
 
 
 _Decoder = Callable[[bytes, int], object]
@@ -187,6 +237,7 @@ class IngestionThread:
         self._messages = 0
         self._applied = 0
         self._decode_errors = 0
+        self._decode_kinds: dict[str, DecodeErrorCount] = {}
         self._route_errors = 0
         self._transport_errors = 0
         self._last_message_at: int | None = None
@@ -266,6 +317,15 @@ class IngestionThread:
                 transport_failing=self._transport_failing,
             )
 
+    def decode_errors_by_kind(self) -> tuple[DecodeErrorCount, ...]:
+        """Decode errors counted per kind, most frequent first; any thread.
+
+        The counts add up to ``stats().decode_errors``.
+        """
+        with self._stats_lock:
+            counts = list(self._decode_kinds.values())
+        return tuple(sorted(counts, key=lambda entry: (-entry.messages, entry.kind)))
+
     # --- the loop ----------------------------------------------------------------
 
     def run_once(self, timeout: float = 0.0) -> int:
@@ -343,7 +403,9 @@ class IngestionThread:
         """Decode and forward each message; the hot path of the whole process."""
         decoders = _DECODERS
         forward = self._router.forward
-        applied = decode_errors = route_errors = 0
+        applied = route_errors = 0
+        # (kind, reason) of each decode error, in order; rare, so a list.
+        failures: list[tuple[str, str]] = []
         for message in chunk:
             stream = message.stream
             decoder = decoders.get(stream)
@@ -352,12 +414,19 @@ class IngestionThread:
                     raise DecodeError(f"no decoder for stream {stream!r}")
                 value = decoder(message.payload, message.timestamp)
             except DecodeError as exc:
-                decode_errors += 1
+                kind = (
+                    UNKNOWN_STREAM_KIND
+                    if decoder is None
+                    else decode_error_kind(exc.reason)
+                )
+                failures.append((kind, exc.reason))
                 self._decode_log.report(f"{stream}: {exc.reason}")
                 continue
-            except Exception:
+            except Exception as exc:
                 # A decoder bug, not bad input; count it with the bad input.
-                decode_errors += 1
+                failures.append(
+                    (DECODER_BUG_KIND, f"{stream}: {type(exc).__name__}: {exc}")
+                )
                 self._decode_log.report(f"{stream}: decoder raised", exc_info=True)
                 continue
             try:
@@ -369,9 +438,7 @@ class IngestionThread:
                 )
                 continue
             applied += 1
-        self._count(
-            applied=applied, decode_errors=decode_errors, route_errors=route_errors
-        )
+        self._count(applied=applied, route_errors=route_errors, failures=failures)
 
     def _tick_if_due(self) -> None:
         now = self._clock.now_ns()
@@ -386,12 +453,25 @@ class IngestionThread:
             self._tick_log.report(repr(exc), exc_info=True)
 
     def _count(
-        self, *, applied: int = 0, decode_errors: int = 0, route_errors: int = 0
+        self,
+        *,
+        applied: int = 0,
+        route_errors: int = 0,
+        failures: Sequence[tuple[str, str]] = (),
     ) -> None:
+        now = self._clock.now_ns() if failures else 0
         with self._stats_lock:
             self._applied += applied
-            self._decode_errors += decode_errors
             self._route_errors += route_errors
+            self._decode_errors += len(failures)
+            kinds = self._decode_kinds
+            for kind, reason in failures:
+                entry = kinds.get(kind)
+                if entry is None and len(kinds) >= MAX_DECODE_ERROR_KINDS:
+                    kind = OTHER_KIND
+                    entry = kinds.get(kind)
+                seen = 1 if entry is None else entry.messages + 1
+                kinds[kind] = DecodeErrorCount(kind, seen, reason, now)
 
     def _prune_window(self, now: int) -> None:
         """Drop receipts older than the rate window. Hold the stats lock."""
