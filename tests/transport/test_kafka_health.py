@@ -19,6 +19,7 @@ from jobdash.transport.kafka_health import (
     ConnectionState,
     KafkaHealth,
     KafkaHealthSnapshot,
+    PartitionLag,
 )
 from jobdash.transport.kafka_source import KafkaMessageSource
 
@@ -137,6 +138,48 @@ def test_consumer_lag_sums_known_lags_of_assigned_partitions(
 
     callbacks["stats_cb"](_stats("UP", lags={"0": 3, "1": -1, "2": 4}))
     assert health.snapshot().consumer_lag == 7
+
+
+def test_lag_is_kept_per_partition_by_topic_with_the_time_it_arrived(
+    health: KafkaHealth, clock: ManualClock
+) -> None:
+    callbacks = _feed(health)
+    assert (health.snapshot().partition_lags, health.snapshot().lag_time) == ((), None)
+    clock.advance(2)
+    partitions = {
+        "10": {"consumer_lag": 5},
+        "2": {"consumer_lag": 0},
+        "1": {"consumer_lag": -1},  # not known yet
+        "-1": {"consumer_lag": 99},  # librdkafka's unassigned partition
+        "x": {"consumer_lag": 1},  # not a partition number
+    }
+    document = {
+        "brokers": {"b/1": {"source": "learned", "state": "UP"}},
+        "topics": {
+            "t_b": {"partitions": partitions},
+            "t_a": {"partitions": {"0": {"consumer_lag": 3}}},
+        },
+    }
+
+    callbacks["stats_cb"](json.dumps(document))
+
+    snapshot = health.snapshot()
+    assert snapshot.partition_lags == (
+        PartitionLag("t_a", 0, 3),
+        PartitionLag("t_b", 2, 0),
+        PartitionLag("t_b", 10, 5),
+    )
+    assert snapshot.consumer_lag == 8
+    assert snapshot.lag_time == START + 2_000_000_000
+
+
+def test_a_producer_s_statistics_add_no_partition_lags(health: KafkaHealth) -> None:
+    health.callbacks("consumer")
+    producer = health.callbacks("producer", connection=False)
+
+    producer["stats_cb"](_stats("UP", lags={"0": 3}))
+
+    assert health.snapshot().partition_lags == ()
 
 
 def test_a_producer_reports_errors_but_never_decides_the_connection(

@@ -11,8 +11,8 @@ from two feeds, both served on the thread that polls the client:
 - ``stats_cb`` (every ``statistics.interval.ms``): any real broker in state
   ``UP`` means connected (so one broker of several being down is not shown:
   librdkafka moves on to the others); none ``UP`` after having been connected
-  means disconnected. It also carries the consumer lag (the sum of
-  ``consumer_lag`` over the assigned partitions).
+  means disconnected. It also carries the consumer lag of each assigned
+  partition (``consumer_lag``), kept per partition and summed.
 
 Only clients registered with ``connection=True`` decide the connection state:
 the consumer, which always has a fetch in flight. An idle producer may
@@ -30,11 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobdash.domain.clock import Clock
 
-__all__ = ["ConnectionState", "KafkaHealth", "KafkaHealthSnapshot"]
+__all__ = ["ConnectionState", "KafkaHealth", "KafkaHealthSnapshot", "PartitionLag"]
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +52,22 @@ class ConnectionState(StrEnum):
     connected = "connected"
     disconnected = "disconnected"
     """Every broker unreachable; librdkafka keeps retrying by itself."""
+
+
+class PartitionLag(NamedTuple):
+    """How far the consumer is behind on one partition.
+
+    Attributes
+    ----------
+    topic, partition
+        Which partition.
+    lag
+        Messages produced to it but not yet consumed.
+    """
+
+    topic: str
+    partition: int
+    lag: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +91,11 @@ class KafkaHealthSnapshot:
         When it was reported (ns), or ``None``.
     error_count
         Errors reported since start (a changing count shows retries go on).
+    partition_lags
+        ``consumer_lag`` per partition whose lag librdkafka knows, by topic
+        and partition (its sum is ``consumer_lag``); as of ``lag_time``.
+    lag_time
+        When the statistics carrying them arrived (ns), or ``None``.
     """
 
     bootstrap_servers: str
@@ -84,6 +105,8 @@ class KafkaHealthSnapshot:
     last_error: str | None = None
     last_error_time: int | None = None
     error_count: int = 0
+    partition_lags: tuple[PartitionLag, ...] = ()
+    lag_time: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,7 +134,8 @@ class _Client:
     connection: bool
     connected: bool | None = None  # None: no verdict yet
     ever_connected: bool = False
-    lag: int | None = None
+    lags: tuple[PartitionLag, ...] = ()
+    lag_time: int | None = None
 
 
 class KafkaHealth:
@@ -185,7 +209,7 @@ class KafkaHealth:
         try:
             stats = json.loads(stats_json)
             up = _any_broker_up(stats)
-            lag = _consumer_lag(stats)
+            lags = _partition_lags(stats)
         except Exception:  # malformed statistics must not stop the poll loop
             _log.warning("unreadable Kafka statistics from %s", client, exc_info=True)
             return
@@ -193,7 +217,8 @@ class KafkaHealth:
             state = self._clients.get(client)
             if state is None:
                 return
-            state.lag = lag
+            state.lags = lags
+            state.lag_time = self._clock.now_ns()
             if up:
                 state.connected = True
                 state.ever_connected = True
@@ -203,19 +228,19 @@ class KafkaHealth:
 
     def snapshot(self) -> KafkaHealthSnapshot:
         with self._lock:
-            lags = [
-                c.lag
-                for c in self._clients.values()
-                if c.connection and c.lag is not None
-            ]
+            readers = [c for c in self._clients.values() if c.connection]
+            lags = tuple(sorted(lag for c in readers for lag in c.lags))
+            times = [c.lag_time for c in readers if c.lag_time is not None]
             return KafkaHealthSnapshot(
                 bootstrap_servers=self._bootstrap,
                 state=self._state,
                 since=self._since,
-                consumer_lag=sum(lags) if lags else None,
+                consumer_lag=sum(lag.lag for lag in lags) if lags else None,
                 last_error=self._last_error,
                 last_error_time=self._last_error_time,
                 error_count=self._error_count,
+                partition_lags=lags,
+                lag_time=max(times) if times else None,
             )
 
     def _update_locked(self) -> None:
@@ -252,15 +277,14 @@ def _any_broker_up(stats: dict[str, Any]) -> bool:
     )
 
 
-def _consumer_lag(stats: dict[str, Any]) -> int | None:
-    """Sum of known ``consumer_lag`` over real partitions (-1 means unknown)."""
-    total = 0
-    known = False
-    for topic in (stats.get("topics") or {}).values():
+def _partition_lags(stats: dict[str, Any]) -> tuple[PartitionLag, ...]:
+    """Known ``consumer_lag`` of each real partition (-1 means unknown)."""
+    lags = []
+    for name, topic in (stats.get("topics") or {}).items():
         for key, partition in (topic.get("partitions") or {}).items():
             lag = partition.get("consumer_lag", -1)
-            if key == "-1" or not isinstance(lag, int) or lag < 0:
+            # "-1" is librdkafka's internal unassigned partition.
+            if not str(key).isdigit() or not isinstance(lag, int) or lag < 0:
                 continue
-            total += lag
-            known = True
-    return total if known else None
+            lags.append(PartitionLag(str(name), int(key), lag))
+    return tuple(lags)
