@@ -11,11 +11,18 @@ each command instead.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from jobdash.domain.access import AccessPolicy, Actor, PermissionDeniedError
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.services.audit_log import AuditLog
 
-__all__ = ["ActionGuard"]
+__all__ = ["ActionGuard", "ActionRefusedError"]
+
+
+class ActionRefusedError(ValueError):
+    """An operator's action its target does not allow (a reset of a workflow
+    the catalogue says has none); the message says why."""
 
 
 class ActionGuard:
@@ -71,6 +78,28 @@ class ActionGuard:
             if self.audit is not None:
                 self.audit.refused(actor, action, workflow=workflow, job=job)
             raise
+
+    def refuse(
+        self,
+        actor: Actor,
+        action: str,
+        reason: str,
+        *,
+        workflow: WorkflowId | None = None,
+        job: JobId | None = None,
+    ) -> NoReturn:
+        """Refuse an authorized ``action`` its target does not allow.
+
+        Audited ``refused: <reason>``; call it before anything changes.
+
+        Raises
+        ------
+        ActionRefusedError
+            Always, with ``reason``.
+        """
+        if self.audit is not None:
+            self.audit.refused(actor, action, workflow=workflow, job=job, reason=reason)
+        raise ActionRefusedError(reason)
 
     def done(
         self,

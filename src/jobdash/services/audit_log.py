@@ -173,9 +173,11 @@ class AuditLog:
         *,
         workflow: WorkflowId | None = None,
         job: JobId | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Record an action refused before anything changed or was sent."""
-        self._local(actor, action, AuditOutcome.refused, workflow, job)
+        """Record an action refused before anything changed or was sent
+        (``refused``, or ``refused: <reason>`` when not for lack of rights)."""
+        self._local(actor, action, AuditOutcome.refused, workflow, job, reason)
 
     def done(
         self,
@@ -200,6 +202,7 @@ class AuditLog:
         outcome: AuditOutcome,
         workflow: WorkflowId | None,
         job: JobId | None,
+        detail: str | None = None,
     ) -> None:
         context = _Context(
             actor.name,
@@ -208,7 +211,7 @@ class AuditLog:
             None if workflow is None else str(workflow),
             None if job is None else str(job),
         )
-        self._write(context, None, outcome.value)
+        self._write(context, None, _outcome_text(outcome, detail))
 
     def outcome(
         self,

@@ -78,10 +78,16 @@ class PersistedJobSet(_Model):
 
 
 class PersistedWorkflow(_Model):
-    """What is kept for one workflow."""
+    """What is kept for one workflow.
+
+    ``committed``: the job numbers this dashboard committed, oldest first
+    (bounded by the orchestrator), so that after a restart it still tells
+    its own orphans from someone else's.
+    """
 
     staged: dict[str, PersistedJobConfig] = Field(default_factory=dict)
     current: PersistedJobSet | None = None
+    committed: list[uuid.UUID] = Field(default_factory=list)
 
 
 class PersistedState(_Model):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -189,8 +189,12 @@ class JobOrchestrator(VersionedModel):
         )
         restored = self._persistence.restore()
         for workflow_id, staged in restored.items():
-            self._states[workflow_id].staged_jobs = staged
-            self._persistence.update(workflow_id, self._states[workflow_id])
+            state = self._states[workflow_id]
+            state.staged_jobs = staged
+            state.committed_here.extend(
+                self._persistence.committed_numbers(workflow_id)
+            )
+            self._persistence.update(workflow_id, state)
         self.param.update(workflow_versions=MappingProxyType(dict(self._versions)))
 
     # --- writer (ingestion thread) ---------------------------------------
@@ -345,6 +349,7 @@ class JobOrchestrator(VersionedModel):
         *,
         actor: Actor,
         draft: Mapping[SourceName, SourceConfig] | None = None,
+        stop_orphans: Collection[JobId] = (),
     ) -> JobNumber:
         """Start one job per staged source under a fresh job number.
 
@@ -352,6 +357,13 @@ class JobOrchestrator(VersionedModel):
         (validated, completed with defaults), in the same locked step as the
         commit and with one config-file save: another session's staging or
         commit cannot come between, so the jobs started carry this draft.
+
+        ``stop_orphans``: orphan jobs of this workflow to stop in the same
+        step (the operator ticked them in the commit's confirmation); those
+        no longer orphans, or already ``stopped``, get nothing. Their stops
+        are tracked as ``"Stopped"`` for ``"orphans of <title>"``. The new
+        job number is remembered as committed here
+        (``WorkflowSnapshot.orphans_started_here``).
 
         Sends a stop for every job of the running JobSet that has not reported
         ``stopped``, then one ``workflow_config`` per staged source. The
@@ -409,6 +421,7 @@ class JobOrchestrator(VersionedModel):
                 committed_at=now,
             )
             stops = job_commands(state.current, JobAction.stop)
+            orphan_stops = state.stop_orphans(stop_orphans)
             starts: list[Command] = [
                 WorkflowConfigCommand(
                     identifier=identifier,
@@ -420,27 +433,36 @@ class JobOrchestrator(VersionedModel):
             ]
             self._forget(state.retire_current(now), now)
             state.current = new
+            state.remember_commit(job_number)
             self._index.add_set(workflow_id, new)
             self._persistence.update(workflow_id, state)
             save = self._persistence.save_request()
             self._touch(workflow_id)
-            for commands, verb in ((stops, "Stopped"), (starts, "Started")):
+            orphans_of = f"orphans of {spec.title}"
+            for commands, verb, subject in (
+                (stops, "Stopped", spec.title),
+                (orphan_stops, "Stopped", orphans_of),
+                (starts, "Started", spec.title),
+            ):
                 self._commands.dispatch(
                     commands,
                     verb=verb,
-                    subject=spec.title,
+                    subject=subject,
                     actor=actor,
                     action="commit_workflow",
                     workflow=workflow_id,
                 )
-            self._stop_retries.remember(stops, actor, now, self._index.entries)
+            self._stop_retries.remember(
+                stops + orphan_stops, actor, now, self._index.entries
+            )
         self._persistence.save(save)
         logger.info(
-            "committed %s as job number %s: %d job(s), %d stop(s)",
+            "committed %s as job number %s: %d job(s), %d stop(s), %d orphan stop(s)",
             workflow_id,
             job_number,
             len(starts),
             len(stops),
+            len(orphan_stops),
         )
         return job_number
 
@@ -504,11 +526,22 @@ class JobOrchestrator(VersionedModel):
             ``actor`` may not act (``ReadOnlyError`` if nobody may); audited.
         KeyError
             ``workflow_id`` is not in the catalogue.
+        ActionRefusedError
+            The catalogue says the workflow has no reset
+            (``supports_reset: false``); audited ``refused: <why>``, nothing
+            sent.
         """
         self._guard.authorize(
             actor, "reset workflows", "reset_workflow", workflow=workflow_id
         )
         spec = self.get_spec(workflow_id)
+        if spec.reset_refusal is not None:
+            self._guard.refuse(
+                actor,
+                "reset_workflow",
+                f"{spec.title} cannot be reset: {spec.reset_refusal}",
+                workflow=workflow_id,
+            )
         with self._lock:
             current = self._states[workflow_id].current
             commands = job_commands(current, JobAction.reset)
@@ -522,6 +555,36 @@ class JobOrchestrator(VersionedModel):
             )
         logger.info("reset of %s: %d command(s)", workflow_id, len(commands))
         return len(commands)
+
+    def pause_workflow(self, workflow_id: WorkflowId, *, actor: Actor) -> int:
+        """Ask the current JobSet's jobs to pause; as :meth:`resume_workflow`."""
+        return self._job_action(workflow_id, JobAction.pause, "Paused", actor)
+
+    def resume_workflow(self, workflow_id: WorkflowId, *, actor: Actor) -> int:
+        """Ask every job of the current JobSet that is not stopped to resume.
+
+        Only jobs whose source a fresh worker accepts the action for get a
+        command (``CommandDispatcher.dispatch_supported``). Returns how many
+        were sent. Raises ``PermissionDeniedError`` (audited), ``KeyError``
+        (not catalogued), ``ActionRefusedError`` (no job supported; audited).
+        """
+        return self._job_action(workflow_id, JobAction.resume, "Resumed", actor)
+
+    def _job_action(
+        self, wid: WorkflowId, action: JobAction, verb: str, actor: Actor
+    ) -> int:
+        name = f"{action.value}_workflow"
+        self._guard.authorize(actor, f"{action.value} workflows", name, workflow=wid)
+        title = self.get_spec(wid).title
+        supporting = self._commands.supporting(action)  # before our lock
+        with self._lock:
+            commands = job_commands(self._states[wid].current, action)
+            sent = self._commands.dispatch_supported(
+                commands, supporting, verb=verb, subject=title, actor=actor,
+                action=name, workflow=wid,
+            )  # fmt: skip
+        logger.info("%s of %s: %d command(s)", action.value, wid, sent)
+        return sent
 
     def stop_job(self, job_id: JobId, *, actor: Actor) -> None:
         """Ask one job to stop: meant for orphans and adopted jobs.

@@ -150,6 +150,10 @@ class WorkflowSnapshot(NamedTuple):
         Ids of jobs found running outside current and previous, to be stopped.
     orphan_jobs
         The same jobs with their status, in the order of ``orphans``.
+    orphans_started_here
+        The job numbers of those orphans that this dashboard committed (the
+        others were started by someone else): a commit offers to stop them,
+        checked by default.
     """
 
     workflow_id: WorkflowId
@@ -161,10 +165,15 @@ class WorkflowSnapshot(NamedTuple):
     staged: Mapping[SourceName, StagedConfig]
     orphans: tuple[JobId, ...]
     orphan_jobs: tuple[JobSnapshot, ...] = ()
+    orphans_started_here: frozenset[JobNumber] = frozenset()
 
     @property
     def title(self) -> str:
         return self.spec.title
+
+    def started_here(self, job_id: JobId) -> bool:
+        """Whether the orphan ``job_id`` belongs to a JobSet this dashboard committed."""
+        return job_id.job_number in self.orphans_started_here
 
     def staged_differences(self) -> frozenset[SourceName]:
         """Sources where a commit would change what runs.
@@ -308,4 +317,9 @@ def build_workflow_snapshot(
         staged,
         tuple(job.job_id for job in orphan_jobs),
         orphan_jobs,
+        frozenset(
+            number for number in state.orphans if state.orphan_started_here(number)
+        )
+        if state.orphans
+        else frozenset(),
     )

@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Mapping
 
-from jobdash.domain.ids import SourceName, WorkflowId
+from jobdash.domain.ids import JobNumber, SourceName, WorkflowId
 from jobdash.domain.workflow_catalogue import ParameterError, WorkflowCatalogue
 from jobdash.services.config_store import (
     ConfigStore,
@@ -108,6 +108,12 @@ class WorkflowPersistence:
             staged_by_workflow[workflow_id] = spec.in_source_order(staged)
         return staged_by_workflow
 
+    def committed_numbers(self, workflow_id: WorkflowId) -> list[JobNumber]:
+        """The job numbers committed for ``workflow_id`` (this run or before),
+        oldest first."""
+        persisted = self._persisted.get(str(workflow_id))
+        return [] if persisted is None else list(persisted.committed)
+
     def committed(self, workflow_id: WorkflowId) -> PersistedJobSet | None:
         """The JobSet last committed for ``workflow_id`` (this run or before)."""
         persisted = self._persisted.get(str(workflow_id))
@@ -132,8 +138,9 @@ class WorkflowPersistence:
         entry = PersistedWorkflow(
             staged={s: _persisted_config(j) for s, j in state.staged_jobs.items()},
             current=committed,
+            committed=list(state.committed_here),
         )
-        if entry.staged or entry.current is not None:
+        if entry.staged or entry.current is not None or entry.committed:
             self._persisted[key] = entry
         else:
             self._persisted.pop(key, None)

@@ -20,7 +20,8 @@ so snapshots may wrap them in read-only proxies without copying.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
 
 __all__ = [
+    "MAX_COMMITS_REMEMBERED",
     "MAX_ORPHAN_SETS",
     "Dropped",
     "JobConfig",
@@ -41,6 +43,10 @@ __all__ = [
 
 MAX_ORPHAN_SETS = 32
 """Orphan JobSets kept per workflow; the least recently heard one goes first."""
+
+MAX_COMMITS_REMEMBERED = 32
+"""Job numbers a workflow remembers having committed (the newest are kept):
+an orphan under one of them was started by this dashboard."""
 
 Dropped = list[tuple[JobId, "JobConfig"]]
 """Jobs a transition let go of: no JobSet of the workflow holds them any more."""
@@ -231,12 +237,20 @@ class WorkflowState:
         JobSets found running that are neither current nor previous (an older
         adopted job number, or a previous JobSet outlived by another commit),
         by job number; the operator can stop them.
+    committed_here
+        The job numbers this dashboard committed for the workflow, oldest
+        first, at most :data:`MAX_COMMITS_REMEMBERED` (persisted, so a
+        restart still knows its own): an orphan under one of them is ours to
+        stop, one under another number was started by someone else.
     """
 
     current: JobSet | None = None
     previous: JobSet | None = None
     staged_jobs: dict[SourceName, JobConfig] = field(default_factory=dict)
     orphans: dict[JobNumber, JobSet] = field(default_factory=dict)
+    committed_here: deque[JobNumber] = field(
+        default_factory=lambda: deque(maxlen=MAX_COMMITS_REMEMBERED)
+    )
 
     def copy(self) -> WorkflowState:
         """A deep copy, safe to hand to another thread."""
@@ -245,7 +259,39 @@ class WorkflowState:
             None if self.previous is None else self.previous.copy(),
             {source: job.copy() for source, job in self.staged_jobs.items()},
             {number: orphan.copy() for number, orphan in self.orphans.items()},
+            deque(self.committed_here, maxlen=MAX_COMMITS_REMEMBERED),
         )
+
+    def remember_commit(self, job_number: JobNumber) -> None:
+        """Note that this dashboard committed ``job_number`` (the oldest such
+        memory goes past :data:`MAX_COMMITS_REMEMBERED`)."""
+        if job_number not in self.committed_here:
+            self.committed_here.append(job_number)
+
+    def orphan_started_here(self, job_number: JobNumber) -> bool:
+        """Whether the orphan JobSet ``job_number`` is one this dashboard committed."""
+        return job_number in self.orphans and job_number in self.committed_here
+
+    def stop_orphans(self, job_ids: Collection[JobId]) -> list[Command]:
+        """Stop commands for those of ``job_ids`` that are orphans not yet
+        ``stopped``; their JobSets are marked ``stop_requested``.
+
+        Ids that are no orphan (any more: it stopped or was forgotten since
+        the operator chose it) get nothing.
+        """
+        commands: list[Command] = []
+        for job_id in job_ids:
+            orphan = self.orphans.get(job_id.job_number)
+            job = None if orphan is None else orphan.jobs.get(job_id.source_name)
+            if orphan is None or job is None or job.state is JobState.stopped:
+                continue
+            orphan.stop_requested = True
+            commands.append(
+                JobCommand(
+                    job_id=JobIdentifier.from_domain(job_id), action=JobAction.stop
+                )
+            )
+        return commands
 
     def set_with_number(self, number: JobNumber) -> JobSet | None:
         """The current, previous or orphan JobSet with job number ``number``."""
