@@ -6,7 +6,8 @@ import pytest
 
 from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain.workflow_catalogue import ParameterError
-from jobdash.ui.workflows.staging_draft import StagingDraft
+from jobdash.ui.workflows.source_groups import GroupParameterError, SourceGroup
+from jobdash.ui.workflows.staging_draft import DraftDifferences, StagingDraft
 from jobdash.ui.workflows.staging_form import StagingForm
 
 CATALOGUE = shipped_catalogue("dream")
@@ -14,7 +15,7 @@ POWDER = CATALOGUE.workflows[2]  # aux source "monitor"
 
 
 def make_form(**options) -> StagingForm:
-    draft = StagingDraft(
+    draft = StagingDraft.uniform(
         ("endcap_forward_detector", "mantle_detector"),
         {"monitor": "monitor_bunker"},
         {**POWDER.default_params(), "dspacing_bins": 500},
@@ -50,8 +51,9 @@ def test_validate_returns_the_checked_draft():
 
     assert draft.sources == ("mantle_detector", "endcap_forward_detector")
     assert draft.aux_source_names == {"monitor": "monitor_bunker"}
-    assert draft.params["dspacing_bins"] == 500
-    assert draft.params["dspacing_min"] == 0.4
+    (group,) = draft.groups
+    assert group.params["dspacing_bins"] == 500
+    assert group.params["dspacing_min"] == 0.4
 
 
 def test_an_empty_choice_of_sources_is_refused_under_the_form():
@@ -104,3 +106,75 @@ def test_a_disabled_form_disables_sources_aux_and_parameters():
 
     assert not form.source_selector.disabled
     assert not form.aux_selectors["monitor"].disabled
+
+
+# --- groups -----------------------------------------------------------------------
+
+DETECTOR = CATALOGUE.workflows[0]
+BANKS = tuple(DETECTOR.source_names)
+
+
+def split_form() -> StagingForm:
+    defaults = DETECTOR.default_params()
+    draft = StagingDraft(
+        (
+            SourceGroup((BANKS[0], BANKS[3]), defaults),
+            SourceGroup((BANKS[1], BANKS[2]), {**defaults, "resolution": 256}),
+        ),
+        {},
+    )
+    return StagingForm(DETECTOR, draft)
+
+
+def test_a_split_draft_opens_as_its_groups_with_their_values():
+    form = split_form()
+
+    assert form.groups.titles == (
+        "Group 1: mantle_detector, high_resolution_detector",
+        "Group 2: endcap_backward_detector, endcap_forward_detector",
+    )
+    assert [f.values["resolution"] for f in form.groups.forms] == [128, 256]
+    assert form.groups.pickers["endcap_forward_detector"].value == 1
+    assert (
+        form.draft().source_configs()["endcap_forward_detector"].params["resolution"]
+        == 256
+    )
+
+
+def test_unticking_a_source_takes_it_out_of_its_group():
+    form = split_form()
+
+    form.source_selector.value = list(BANKS[:3])
+
+    assert [group.sources for group in form.draft().groups] == [
+        (BANKS[0],),
+        (BANKS[1], BANKS[2]),
+    ]
+    assert form.groups.titles[0] == "Group 1: mantle_detector"
+
+
+def test_validate_refuses_a_value_of_one_group_naming_it():
+    form = split_form()
+    form.groups.forms[1].widgets["resolution"].value = 2000
+
+    with pytest.raises(GroupParameterError, match=r"^Group 2 \(endcap_backward"):
+        form.validate()
+
+    assert "resolution" in form.groups.forms[1].errors
+    assert form.groups.forms[0].errors == {}
+
+
+def test_differences_are_marked_in_the_group_they_concern():
+    form = split_form()
+
+    form.mark_differences(
+        DraftDifferences(
+            frozenset({"resolution"}),
+            ("Group 2 (…): resolution 128 → 256",),
+            (frozenset(), frozenset({"resolution"})),
+        )
+    )
+
+    assert [f.changed for f in form.groups.forms] == [frozenset(), {"resolution"}]
+    form.mark_differences(DraftDifferences())
+    assert [f.changed for f in form.groups.forms] == [frozenset(), frozenset()]

@@ -461,7 +461,7 @@ class WorkflowCard(pn.viewable.Viewer):
         labels = {spec.name: spec.label for spec in self._spec.parameters}
         differences = draft_differences(self._draft(), self._snapshot.current, labels)
         if self._staging is not None:
-            self._staging.mark_changed(differences.changed_params)
+            self._staging.mark_differences(differences)
         parts = []
         if self._feedback is not None:
             text, level = self._feedback
@@ -588,17 +588,14 @@ class WorkflowCard(pn.viewable.Viewer):
             except ParameterError as error:
                 self._refused(error)
                 return None
-        draft = initial_draft(self._snapshot)
         try:
-            params = self._spec.validate_params(draft.params)
-            aux = self._spec.validate_aux_sources(draft.aux_source_names)
+            return initial_draft(self._snapshot).validated(self._spec)
         except ParameterError as error:
             # The staged values no longer fit the catalogue: open the form
-            # with them, so the operator sees which field to fix.
+            # with them, so the operator sees which field (of which group) to fix.
             self._refused(error)
             self._open_staging().show_error(error)
             return None
-        return StagingDraft(draft.sources, aux, params)
 
     def _refused(self, error: Exception) -> None:
         text = str(error.args[0]) if isinstance(error, KeyError) else str(error)
