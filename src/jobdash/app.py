@@ -321,7 +321,9 @@ def build_services(
         kafka = _kafka_transport(settings, clock, tracker, kafka_streams)
         source, sink = kafka.source, kafka.sink
 
-    commands = CommandDispatcher(sink, policy=policy, tracker=tracker, audit=audit)
+    commands = CommandDispatcher(
+        sink, policy=policy, tracker=tracker, audit=audit, support=worker_registry
+    )
     job_service = (
         JobService(
             clock,

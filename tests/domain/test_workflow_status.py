@@ -100,6 +100,41 @@ RULES = [
         A.STOPPING,
         1,
     ),
+    # PAUSED (docs/decisions/0011) — between STOPPING and ACTIVE, counts the paused
+    ("all paused", [job(S.paused)] * 3, True, False, A.PAUSED, 3),
+    ("paused beside active", [job(S.paused), ACTIVE], True, False, A.PAUSED, 1),
+    (
+        "paused beside finishing",
+        [job(S.paused), job(S.finishing), ACTIVE],
+        True,
+        False,
+        A.PAUSED,
+        1,
+    ),
+    (
+        "pending beats paused",
+        [job(S.paused), job(S.scheduled)],
+        True,
+        False,
+        A.PENDING,
+        1,
+    ),
+    (
+        "warning beats paused",
+        [job(S.paused), job(S.active, warning=True)],
+        True,
+        False,
+        A.WARNING,
+        1,
+    ),
+    (
+        "stale paused is stale",
+        [job(S.paused, stale=True), job(S.paused)],
+        True,
+        False,
+        A.STALE,
+        1,
+    ),
     # 6 — ACTIVE
     ("all active", [ACTIVE, ACTIVE], True, False, A.ACTIVE, 2),
     ("active and finishing", [ACTIVE, job(S.finishing)], True, False, A.ACTIVE, 2),
@@ -107,7 +142,6 @@ RULES = [
     ("all stopped", [job(S.stopped)] * 3, True, False, A.STOPPED, 3),
     ("all stopped after a stop", [job(S.stopped)] * 2, True, True, A.STOPPED, 2),
     # UNKNOWN — counts the jobs that are not running
-    ("paused", [job(S.paused), ACTIVE], True, False, A.UNKNOWN, 1),
     ("an unknown state", [job(S.unknown)], True, False, A.UNKNOWN, 1),
     ("running beside stopped", [ACTIVE, job(S.stopped)], True, False, A.UNKNOWN, 1),
     (

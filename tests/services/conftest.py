@@ -3,8 +3,8 @@ clock, an in-memory sink, and ``make``, which builds an orchestrator over them.
 
 A module overrides ``tracker`` or ``audit`` (``None`` here: unaudited) to
 give ``make`` its own; ``make(**kwargs)`` takes ``sink=``, ``tracker=``,
-``policy=`` and ``audit=`` for the command path and passes the rest to
-``JobOrchestrator``.
+``policy=``, ``audit=`` and ``support=`` (what the workers accept) for the
+command path and passes the rest to ``JobOrchestrator``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def make(catalogue, sink, clock, tracker, audit) -> Callable[..., JobOrchestrato
             tracker=kwargs.pop("tracker", tracker),
             policy=kwargs.pop("policy", None),
             audit=kwargs.pop("audit", audit),
+            support=kwargs.pop("support", None),
         )
         return JobOrchestrator(catalogue, commands, clock, **kwargs)
 

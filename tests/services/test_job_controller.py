@@ -22,6 +22,7 @@ from jobdash.domain.commands import (
     JobIdentifier,
     WorkflowIdentifier,
 )
+from jobdash.services.action_guard import ActionRefusedError
 from jobdash.services.audit_log import AuditLog
 from jobdash.services.command_dispatcher import CommandDispatcher
 from jobdash.services.command_tracker import PendingCommandTracker
@@ -285,3 +286,91 @@ def test_the_backend_answer_follows_on_a_line_with_the_same_message_id(
         "olga",
         "stop_job",
     )
+
+
+# --- pause and resume (several jobs, where a worker accepts the action) ----------
+
+ENDCAP = JobId("endcap_backward_detector", uuid.UUID(int=3))
+MONITOR = JobId("monitor_1", uuid.UUID(int=4))
+
+
+class Support:
+    """What the workers accept: ``sources`` for every action in ``actions``."""
+
+    def __init__(self, sources=(), actions=("pause", "resume")) -> None:
+        self.sources = frozenset(sources)
+        self.actions = frozenset(actions)
+
+    def sources_supporting(self, action: str) -> frozenset[str]:
+        return self.sources if action in self.actions else frozenset()
+
+
+def supported(sink, *sources, **options) -> JobController:
+    return JobController(CommandDispatcher(sink, support=Support(sources), **options))
+
+
+@pytest.mark.parametrize(
+    ("method", "action"), [("pause", JobAction.pause), ("resume", JobAction.resume)]
+)
+def test_pause_and_resume_send_one_command_per_job_with_its_workflow(
+    sink, method, action
+):
+    controller = supported(sink, JOB.source_name, ENDCAP.source_name)
+    sent = getattr(controller, method)(
+        [JOB, ENDCAP, JOB], actor=OPERATOR, workflow_ids={JOB: WORKFLOW}
+    )
+    assert sent == 2
+    assert [(c.action, c.job_id) for c in sink.sent] == [
+        (action, JobIdentifier.from_domain(JOB)),
+        (action, JobIdentifier.from_domain(ENDCAP)),
+    ]
+    assert sink.sent[0].workflow_id == WorkflowIdentifier.from_domain(WORKFLOW)
+    assert sink.sent[1].workflow_id is None
+
+
+def test_a_pause_of_several_jobs_is_one_tracked_group(sink, tracker, log):
+    controller = supported(sink, JOB.source_name, ENDCAP.source_name, tracker=tracker)
+    controller.pause([JOB, ENDCAP], actor=OPERATOR)
+    for command in sink.sent:
+        tracker.ack_received(
+            Acknowledgement(message_id=command.message_id, device="x", response="ACK")
+        )
+    assert texts(log) == [
+        ("success", "Paused 2/2 jobs for endcap_backward_detector, mantle_detector")
+    ]
+
+
+def test_only_jobs_whose_worker_accepts_pause_are_paused(sink):
+    controller = supported(sink, JOB.source_name)
+    assert controller.pause([JOB, MONITOR], actor=OPERATOR) == 1
+    assert [c.job_id for c in sink.sent] == [JobIdentifier.from_domain(JOB)]
+
+
+def test_a_pause_no_worker_accepts_is_refused_and_audited(sink, audit, audit_path):
+    controller = JobController(
+        CommandDispatcher(sink, audit=audit, support=Support([JOB.source_name], []))
+    )
+    with pytest.raises(ActionRefusedError, match="Pause is not supported"):
+        controller.pause([JOB], actor=OLGA, workflow_ids={JOB: WORKFLOW})
+    assert sink.sent == []
+    (line,) = audit_lines(audit_path)
+    assert (line["action"], line["workflow"]) == ("pause_job", str(WORKFLOW))
+    assert line["outcome"].startswith("refused: Pause is not supported")
+    assert JOB.source_name in line["outcome"]
+
+
+@pytest.mark.parametrize("method", ["pause", "resume"])
+def test_a_viewer_cannot_pause_or_resume_a_job(sink, audit, audit_path, method):
+    controller = JobController(
+        CommandDispatcher(sink, audit=audit, support=Support([JOB.source_name]))
+    )
+    with pytest.raises(PermissionDeniedError, match=f"may not {method} jobs"):
+        getattr(controller, method)([JOB], actor=ALICE)
+    assert sink.sent == []
+    (line,) = audit_lines(audit_path)
+    assert (line["action"], line["outcome"]) == (f"{method}_job", "refused")
+
+
+def test_pausing_no_jobs_sends_nothing(sink):
+    assert supported(sink).pause([], actor=OPERATOR) == 0
+    assert sink.sent == []

@@ -878,7 +878,7 @@ def _scenario_unknown_state(orch, clock, number):
         (_scenario_stopping, "STOPPING 3/4"),
         (_scenario_active, "ACTIVE 4/4"),
         (_scenario_all_stopped, "STOPPED 4/4"),
-        (_scenario_paused, "UNKNOWN 1/4"),
+        (_scenario_paused, "PAUSED 1/4"),
         (_scenario_unknown_state, "UNKNOWN 1/4"),
     ],
     ids=lambda value: getattr(value, "__name__", value),

@@ -1,4 +1,8 @@
-"""Workflow-level status: the aggregate of a JobSet's job states (docs/decisions/0002-card-open-questions.md)."""
+"""Workflow-level status: the aggregate of a JobSet's job states.
+
+Rules: docs/decisions/0002-card-open-questions.md, with PAUSED added by
+docs/decisions/0011-paused-aggregate-and-action-support.md.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class WorkflowAggregate(StrEnum):
     WARNING = "WARNING"
     PENDING = "PENDING"
     STOPPING = "STOPPING"
+    PAUSED = "PAUSED"
     ACTIVE = "ACTIVE"
     STOPPED = "STOPPED"
     UNKNOWN = "UNKNOWN"
@@ -87,14 +92,16 @@ def aggregate_status(
         ``error`` → ERROR; any stale → STALE; any ``warning`` state or warning
         message → WARNING; committed with a job not yet heard from or
         ``scheduled``/``pending_context`` → PENDING; stop requested and a job
-        not yet ``stopped`` → STOPPING; all ``active``/``finishing`` → ACTIVE;
-        no JobSet or all ``stopped`` → STOPPED; otherwise UNKNOWN.
+        not yet ``stopped`` → STOPPING; every job ``paused`` or running
+        (``active``/``finishing``), at least one paused → PAUSED, counting
+        the paused ones; all ``active``/``finishing`` → ACTIVE; no JobSet or
+        all ``stopped`` → STOPPED; otherwise UNKNOWN.
     """
     total = len(jobs)
     if not committed or total == 0:
         return AggregateStatus(WorkflowAggregate.STOPPED, 0, total)
 
-    error = stale = warning = pending = stopped = running = 0
+    error = stale = warning = pending = stopped = running = paused = 0
     for job in jobs:
         state = job.state
         if state is JobState.error:
@@ -109,6 +116,8 @@ def aggregate_status(
             stopped += 1
         elif state in _RUNNING_STATES:
             running += 1
+        elif state is JobState.paused:
+            paused += 1
 
     if error:
         return AggregateStatus(WorkflowAggregate.ERROR, error, total)
@@ -120,10 +129,12 @@ def aggregate_status(
         return AggregateStatus(WorkflowAggregate.PENDING, pending, total)
     if stop_requested and stopped < total:
         return AggregateStatus(WorkflowAggregate.STOPPING, total - stopped, total)
+    if paused and paused + running == total:
+        return AggregateStatus(WorkflowAggregate.PAUSED, paused, total)
     if running == total:
         return AggregateStatus(WorkflowAggregate.ACTIVE, running, total)
     if stopped == total:
         return AggregateStatus(WorkflowAggregate.STOPPED, stopped, total)
-    # A mix no rule names (paused, unknown states, or running beside stopped):
+    # A mix no rule names (unknown states, or stopped beside running or paused):
     # count the jobs that are not running, so the badge never reads 0/n.
     return AggregateStatus(WorkflowAggregate.UNKNOWN, total - running, total)
