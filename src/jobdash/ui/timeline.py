@@ -63,7 +63,8 @@ _NS_PER_MS = 1_000_000
 
 #: Bar colour per job state; the values of the ``--jd-*`` colours of
 #: ``assets/css/jobdash.css`` (error red, warning amber, pending blue, active
-#: green, stopped grey, unknown muted), so a state looks alike everywhere.
+#: green, paused grey-blue, stopped grey, unknown muted), so a state looks
+#: alike everywhere.
 STATE_COLOURS: dict[str, str] = {
     JobState.error.value: "#b3261e",
     JobState.warning.value: "#e0a030",
@@ -71,7 +72,7 @@ STATE_COLOURS: dict[str, str] = {
     JobState.pending_context.value: "#1a56a8",
     JobState.active.value: "#1e6b34",
     JobState.finishing.value: "#1e6b34",
-    JobState.paused.value: "#4d5561",
+    JobState.paused.value: "#4a5a78",
     JobState.stopped.value: "#4d5561",
     JobState.unknown.value: "#7b8491",
 }
