@@ -47,6 +47,7 @@ from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
 from jobdash.services.message_pump import MessagePump
 from jobdash.services.notifications import NotificationLevel, NotificationLog
+from jobdash.services.session_registry import SessionRegistry
 from jobdash.services.status_history import StatusHistory
 from jobdash.services.worker_registry import WorkerRegistry
 from jobdash.settings import Settings, TransportKind
@@ -117,6 +118,9 @@ class Services:
         through.
     worker_registry
         Service heartbeats of the backend workers.
+    sessions
+        The open browser sessions of this dashboard (each page registers
+        its own), for the System status view.
     status_history
         Recent status changes, for the timeline.
     router
@@ -153,6 +157,7 @@ class Services:
     job_controller: JobController
     commands: CommandDispatcher
     worker_registry: WorkerRegistry
+    sessions: SessionRegistry
     status_history: StatusHistory
     router: MessagePump
     source: MessageSource
@@ -376,6 +381,7 @@ def build_services(
         job_controller=JobController(commands),
         commands=commands,
         worker_registry=worker_registry,
+        sessions=SessionRegistry(clock),
         status_history=status_history,
         router=router,
         source=source,

@@ -60,8 +60,8 @@ def test_page_root_holds_jobs_and_workflows_side_by_side_then_timeline_and_log(
     (root,) = with_class(page.root, "jd-app")
     assert root is page.root
     (lower,) = with_class(page.lower, "jd-app-lower")
-    # Two roots of the template: a change in one never lays out the other.
-    assert list(page.template.main) == [page.root, page.lower]
+    # Separate roots of the template: a change in one never lays out another.
+    assert list(page.template.main) == [page.root, page.lower, page.status_root]
     (top,) = with_class(root, "jd-views")
     (bottom,) = with_class(lower, "jd-views")
     sections = [obj.css_classes[-1] for obj in top.objects]
@@ -146,7 +146,10 @@ def test_the_refresher_refreshes_every_view_without_errors(
         page.timeline,
         page.notification_log,
         page.simulator,
+        page.presence,
+        page.system_status,
     )
+    page.system_status.open()
     workflow = WorkflowId("dream", "detector_view", 1)
     status = JobStatus(
         JobId("mantle_detector", uuid.UUID(int=1)),
@@ -186,3 +189,29 @@ def test_the_stylesheets_are_loaded_into_every_component(
         global_css = pn.config.global_css
     assert any(".jd-state-error" in css for css in raw_css)
     assert any("#header" in css for css in global_css)
+
+
+def test_the_system_status_is_a_folded_card_of_its_own_root(
+    make_services: Callable[..., Services],
+) -> None:
+    page = build(make_services())
+
+    (card,) = with_class(page.status_root, "jd-sys-panel")
+
+    assert card.collapsed
+    assert card.title == "System status"
+    assert with_class(page.root, "jd-sys-panel") == []
+    assert with_class(page.lower, "jd-sys-panel") == []
+
+
+def test_a_page_built_outside_a_session_registers_no_session(
+    make_services: Callable[..., Services],
+) -> None:
+    services = make_services()
+    page = build(services)
+
+    page.start()
+    page.refresher.stop()
+
+    assert services.sessions.sessions() == ()
+    assert page.system_status.own_session is None

@@ -25,31 +25,38 @@ from jobdash.services.job_controller import JobController
 from jobdash.services.job_orchestrator import JobOrchestrator
 from jobdash.services.job_service import JobService
 from jobdash.services.notifications import NotificationLog
+from jobdash.services.session_registry import SessionRegistry
 from jobdash.services.status_history import StatusHistory
 from jobdash.settings import Settings
-from jobdash.ui.header import IngestionReading, KafkaReading, WorkerReading
+from jobdash.ui.header import IngestionReading
 from jobdash.ui.jobs.job_table_rows import JobTableRows
 from jobdash.ui.simulator_panel import SimulatorControls
+from jobdash.ui.system_status_view import (
+    DecodeErrorReading,
+    KafkaLagReading,
+    WorkerStatusReading,
+)
 
 __all__ = ["DashboardServices", "IngestionSource", "KafkaHealthSource", "WorkerSource"]
 
 
 class IngestionSource(Protocol):
-    """The ingestion thread, as the header reads it."""
+    """The ingestion thread, as the header and the status view read it."""
 
     def stats(self) -> IngestionReading: ...
+    def decode_errors_by_kind(self) -> Sequence[DecodeErrorReading]: ...
 
 
 class KafkaHealthSource(Protocol):
-    """The Kafka transport's connection health, as the header reads it."""
+    """The Kafka connection health, as the header and the status view read it."""
 
-    def snapshot(self) -> KafkaReading: ...
+    def snapshot(self) -> KafkaLagReading: ...
 
 
 class WorkerSource(Protocol):
-    """The registry of backend workers, as the header reads it."""
+    """The registry of backend workers, as the header and the status view read it."""
 
-    def workers(self) -> Sequence[WorkerReading]: ...
+    def workers(self) -> Sequence[WorkerStatusReading]: ...
 
 
 class DashboardServices(Protocol):
@@ -83,6 +90,8 @@ class DashboardServices(Protocol):
     def job_orchestrator(self) -> JobOrchestrator: ...
     @property
     def status_history(self) -> StatusHistory: ...
+    @property
+    def sessions(self) -> SessionRegistry: ...
     @property
     def worker_registry(self) -> WorkerSource: ...
     @property

@@ -10,6 +10,7 @@ Layout::
     ┌ Timeline ─────────────┐ ┌ Notifications ───────────┐   jd-app-lower
     └───────────────────────┘ └──────────────────────────┘
     ▸ Simulator (simulated transport only, collapsed)
+    ▸ System status (collapsed)                              jd-app-status
 
 ``jd-app`` (the two main views) and ``jd-app-lower`` (timeline, log,
 simulator) are two separate Bokeh roots of the template, on purpose: BokehJS
@@ -41,8 +42,10 @@ from jobdash.ui.header import PageHeader
 from jobdash.ui.jobs.job_status_widget import JobStatusWidget
 from jobdash.ui.jobs.tabulator_row_updates import TabulatorRowUpdates
 from jobdash.ui.notification_log_view import NotificationLogView
+from jobdash.ui.session_presence import SessionPresence
 from jobdash.ui.session_refresh import Refreshable, SessionRefresher, wake_on_change
 from jobdash.ui.simulator_panel import SimulatorPanel
+from jobdash.ui.system_status_view import SystemStatusView
 from jobdash.ui.timeline import TimelineView
 from jobdash.ui.toast_area import ToastArea
 from jobdash.ui.workflows.workflow_widget import WorkflowWidget
@@ -153,6 +156,19 @@ class DashboardPage:
                 clock=services.manual_clock,
                 update_every=refresh_hz,
             )
+        # This session in the registry of open sessions (System status).
+        self.presence = SessionPresence(
+            services.sessions, self.actor, update_every=refresh_hz
+        )
+        self.system_status = SystemStatusView(
+            clock,
+            workers=services.worker_registry.workers,
+            sessions=services.sessions,
+            ingestion_stats=services.ingestion.stats,
+            decode_errors=services.ingestion.decode_errors_by_kind,
+            kafka_health=kafka_health.snapshot if kafka_health is not None else None,
+            update_every=refresh_hz,
+        )
 
         views: list[Refreshable] = [self.header]
         if self.jobs is not None:
@@ -160,16 +176,24 @@ class DashboardPage:
         views += [self.workflows, self.timeline, self.notification_log]
         if self.simulator is not None:
             views.append(self.simulator)
+        views += [self.presence, self.system_status]
         self.refresher = SessionRefresher(views, settings.refresh_interval)
         # A workflow's change (its jobs' states: the table's too) or a new
         # notification wakes every session at once instead of at its next tick.
         wake_on_change(services.job_orchestrator, services.notifications)
 
         self.root, self.lower = self._layout()
+        # Its own template root (see the module docstring): its text changes
+        # every second while it is open, which must not lay out the others.
+        self.status_root = pn.Column(
+            self.system_status,
+            css_classes=["jd-app-status"],
+            sizing_mode="stretch_width",
+        )
         self.template = pn.template.BootstrapTemplate(
             title=f"jobdash · {settings.instrument.upper()}",
             header=[self.header],
-            main=[self.root, self.lower],
+            main=[self.root, self.lower, self.status_root],
             header_background=_HEADER_BACKGROUND,
             header_color="#ffffff",
             collapsed_sidebar=True,
@@ -216,8 +240,13 @@ class DashboardPage:
         return self.refresher.widgets
 
     def start(self) -> None:
-        """Start this session's refresher (stopped when the session ends)."""
+        """Start this session's refresher and register the session.
+
+        Both end with the session (its destroy hook).
+        """
         self.refresher.start()
+        self.presence.start()
+        self.system_status.own_session = self.presence.session_id
 
 
 def build_page(services: DashboardServices) -> pn.template.BootstrapTemplate:
