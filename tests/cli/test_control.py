@@ -1,10 +1,12 @@
-"""``jobdash start`` / ``jobdash stop``: the dashboard's actions from a terminal,
-with exit statuses a script can rely on."""
+"""``jobdash start`` / ``stop`` / ``pause`` / ``resume``: the dashboard's actions
+from a terminal, with exit statuses a script can rely on."""
 
 from __future__ import annotations
 
 import getpass
 import json
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +26,10 @@ from jobdash.cli.control import (
     resolve_workflow,
 )
 from jobdash.cli.kafka_options import UsageError
+from jobdash.domain import JobId, JobState, JobStatus, ServiceStatus
 from jobdash.settings import Settings
 from jobdash.testing.kafka_cluster import MockKafkaCluster
+from jobdash.transport.codec import encode_status
 from kafka_processes import SimulatorProcess, run_jobdash
 
 CATALOGUE = shipped_catalogue("dream")
@@ -135,6 +139,8 @@ def test_the_exit_status_is_1_for_a_refusal_2_for_silence_0_when_all_acknowledge
         ),
         (["start", "detector_view", "--read-only"], "read-only"),
         (["stop", "detector_view", "--read-only"], "refusing to stop"),
+        (["pause", "detector_view", "--read-only"], "refusing to pause"),
+        (["resume", "nope"], "no workflow 'nope' in the dream catalogue"),
         (
             ["stop", "detector_view", "--timeout", "-1"],
             "--timeout must not be negative",
@@ -381,3 +387,109 @@ def test_an_unreachable_kafka_exits_2_and_nothing_is_sent(settings: Settings) ->
     assert result.returncode == 2
     assert "jobdash stop: error: Kafka at 127.0.0.1:9 did not assign" in result.stderr
     assert "Stopping" not in result.stdout
+
+
+# --- pause and resume ----------------------------------------------------------------
+
+
+@pytest.mark.kafka
+def test_pause_then_resume_a_running_workflow_exits_0_and_its_status_follows(
+    settings: Settings, simulator: SimulatorProcess
+) -> None:
+    started = run_jobdash(settings, "start", "detector_view")
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    paused = run_jobdash(settings, "pause", "detector_view")
+
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    assert paused.stdout.splitlines() == [
+        "Pausing Detector view (dream/detector_view/1): 4 job(s)",
+        "success: Paused 4/4 jobs for Detector view",
+    ]
+    assert _detector(_status(settings))["label"] == "PAUSED 4/4"
+
+    resumed = run_jobdash(settings, "resume", "detector_view")
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "success: Resumed 4/4 jobs for Detector view" in resumed.stdout
+    assert _detector(_status(settings))["label"] == "ACTIVE 4/4"
+    audit = settings.config_dir / "dream-audit.jsonl"
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert {r["action"] for r in records} == {
+        "commit_workflow",
+        "pause_workflow",
+        "resume_workflow",
+    }
+
+
+@pytest.mark.kafka
+def test_pausing_nothing_running_exits_0_and_says_so(
+    settings: Settings, simulator: SimulatorProcess
+) -> None:
+    result = run_jobdash(settings, "pause", "monitor_histogram")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Nothing to pause: no job of Beam monitors")
+
+
+class _OldBackend:
+    """A backend that runs one job and does not pause: its worker lists only
+    stop and reset. Heartbeats every 0.1 s from a thread, until closed."""
+
+    def __init__(self, settings: Settings, producer: Producer) -> None:
+        self._settings = settings
+        self._producer = producer
+        for kind in ("heartbeat", "responses", "commands"):  # the topics exist
+            producer.list_topics(topic=settings.topic(kind), timeout=10)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        job = JobStatus(
+            JobId("mantle_detector", uuid.UUID(int=7)),
+            DETECTOR.workflow_id,
+            JobState.active,
+            start_time=time.time_ns(),
+        )
+        worker = ServiceStatus(
+            "dream",
+            "data_reduction",
+            "old-worker",
+            "running",
+            source_names=tuple(BANKS),
+            supported_actions=frozenset({"stop", "reset"}),
+        )
+        topic = self._settings.topic("heartbeat")
+        while not self._done.wait(0.1):
+            for status in (job, worker):
+                self._producer.produce(topic, encode_status(status))
+            self._producer.poll(0)
+        self._producer.flush(5)
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(10)
+
+
+@pytest.mark.kafka
+def test_a_pause_no_backend_worker_accepts_exits_64_and_is_audited(
+    settings: Settings, make_producer: Callable[[str], Producer]
+) -> None:
+    backend = _OldBackend(settings, make_producer(settings.bootstrap_servers))
+    try:
+        result = run_jobdash(settings, "pause", "detector_view")
+    finally:
+        backend.close()
+
+    assert result.returncode == 64, result.stdout + result.stderr
+    assert (
+        "jobdash pause: error: Pause is not supported: no backend worker heard "
+        "recently accepts pause for mantle_detector"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+    audit = settings.config_dir / "dream-audit.jsonl"
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["action"], r["outcome"].split(":")[0]) for r in records] == [
+        ("pause_workflow", "refused")
+    ]

@@ -1,4 +1,4 @@
-"""``jobdash start`` and ``jobdash stop``: control workflows from a terminal or script.
+"""``jobdash start``, ``stop``, ``pause`` and ``resume``: control workflows from a terminal or script.
 
 They act through the dashboard's own ``JobOrchestrator`` (see
 :mod:`jobdash.cli.kafka_session`), so a command from a script is validated,
@@ -20,14 +20,23 @@ persisted and tracked exactly like a click on a workflow card:
     then stops every job of the workflow it heard from, current and orphans,
     each by its full job id. See ``docs/decisions/0007-terminal-commands-over-kafka.md``
     for why not one workflow-wide ``job_command``.
+``jobdash pause WORKFLOW`` / ``jobdash resume WORKFLOW``
+    Listen likewise, then send a ``pause`` (``resume``) per job of the
+    current JobSet not yet stopped, for the jobs whose source a backend
+    worker heard from accepts the action (its service heartbeat says so;
+    ``docs/decisions/0011-paused-aggregate-and-action-support.md``). When no
+    job's worker does, nothing is sent: the refusal is audited and the
+    command exits 64 with a message naming the sources.
 
-Both then wait for the acknowledgements, up to the command timeout (or a
+All then wait for the acknowledgements, up to the command timeout (or a
 shorter ``--timeout``), printing the dashboard's feedback lines as they come
 (``success: Started 4/4 jobs for Detector view``). Exit status: 0 when every
-command was acknowledged (or ``stop`` found nothing running), 1 when a backend
+command was acknowledged (or ``stop``/``pause``/``resume`` found nothing
+running), 1 when a backend
 answered ``ERR``, 2 when one did not answer in time, a command was not
 delivered, or Kafka was unreachable; 64 for usage and validation errors (the
-message names the bad parameter) and when read-only; 130 when interrupted
+message names the bad parameter), when read-only, and for an action refused
+(no backend worker accepts it; the user is not an operator); 130 when interrupted
 before anything was sent.
 """
 
@@ -64,6 +73,7 @@ from jobdash.domain.workflow_catalogue import (
     WorkflowSpec,
 )
 from jobdash.domain.workflow_status import WorkflowAggregate
+from jobdash.services.action_guard import ActionRefusedError
 from jobdash.services.workflow_state import SourceConfig
 from jobdash.settings import Settings
 
@@ -87,7 +97,7 @@ there, or ``None`` to wait for the answers to what it sent."""
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``start`` and ``stop`` sub-commands."""
+    """Add the ``start``, ``stop``, ``pause`` and ``resume`` sub-commands."""
     start = new_parser(
         subparsers,
         "start",
@@ -134,6 +144,23 @@ def register(subparsers: Any) -> None:
     _add_workflow(stop)
     _add_common(stop)
     stop.set_defaults(func=run_stop)
+
+    for name, run, what in (
+        ("pause", run_pause, "Pause every running job of a workflow"),
+        ("resume", run_resume, "Resume every paused job of a workflow"),
+    ):
+        parser = new_parser(
+            subparsers,
+            name,
+            help=f"{name} a workflow",
+            description=f"{what} (its current jobs, where a backend worker "
+            f"accepts {name}); wait for the acknowledgements. Exit 0 all "
+            "acknowledged or nothing running, 1 a backend refused, 2 no "
+            f"response, 64 usage or no worker accepts {name}.",
+        )
+        _add_workflow(parser)
+        _add_common(parser)
+        parser.set_defaults(func=run)
 
 
 def _add_workflow(parser: argparse.ArgumentParser) -> None:
@@ -248,6 +275,48 @@ def run_stop(args: argparse.Namespace) -> int:
     return _run(args, "stop", settings, catalogue, act)
 
 
+# --- pause, resume ----------------------------------------------------------------------
+
+
+def run_pause(args: argparse.Namespace) -> int:
+    """Pause the current jobs of a workflow; the exit status."""
+    return _pause_or_resume(args, "pause")
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """Resume the current jobs of a workflow; the exit status."""
+    return _pause_or_resume(args, "resume")
+
+
+def _pause_or_resume(args: argparse.Namespace, command: str) -> int:
+    prepared = _prepare(args, command)
+    if isinstance(prepared, int):
+        return prepared
+    settings, catalogue, spec = prepared
+
+    def act(session: KafkaSession) -> int | None:
+        wid = spec.workflow_id
+        orchestrator = session.job_orchestrator
+        send = (
+            orchestrator.pause_workflow
+            if command == "pause"
+            else orchestrator.resume_workflow
+        )
+        sent = send(wid, actor=session.actor)
+        if sent == 0:
+            print(
+                f"Nothing to {command}: no job of {spec.title} ({wid}) was heard "
+                "from running.",
+                flush=True,
+            )
+            return EXIT_OK
+        verb = "Pausing" if command == "pause" else "Resuming"
+        print(f"{verb} {spec.title} ({wid}): {sent} job(s)", flush=True)
+        return None
+
+    return _run(args, command, settings, catalogue, act)
+
+
 # --- shared ---------------------------------------------------------------------------
 
 
@@ -311,7 +380,9 @@ def _run(
                     break
         except KafkaUnavailableError as exc:
             return fail(command, str(exc), EXIT_NO_RESPONSE)
-        except ParameterError as exc:
+        except (ParameterError, ActionRefusedError) as exc:
+            # A value the schema refuses, or an action no worker accepts:
+            # refused (and audited) before anything was sent.
             return fail(command, str(exc), EXIT_USAGE)
         except PermissionDeniedError as exc:
             # The deployment's operators list does not name this user:
