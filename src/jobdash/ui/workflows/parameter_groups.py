@@ -272,7 +272,12 @@ class ParameterGroups(pn.viewable.Viewer):
             stylesheets=self._css,
         )
         form.on_change(lambda _name: self._notify())
-        title = LiveHTML("", stylesheets=self._css, css_classes=["jd-group-title"])
+        title = LiveHTML(
+            "",
+            stylesheets=self._css,
+            css_classes=["jd-group-title"],
+            sizing_mode="stretch_width",
+        )
         remove = pn.widgets.Button(
             label="Remove group",
             color="light",
@@ -281,7 +286,7 @@ class ParameterGroups(pn.viewable.Viewer):
             margin=(2, 10),
         )
         block = pn.Column(
-            pn.Row(title, remove, margin=0),
+            pn.Row(title, remove, sizing_mode="stretch_width", margin=0),
             form,
             stylesheets=self._css,
             margin=(4, 0),
