@@ -29,9 +29,10 @@ from jobdash.ui.workflows.parameter_form import ParameterForm
 from jobdash.ui.workflows.source_groups import (
     GroupParameterError,
     SourceGroup,
+    check_groups,
     group_title,
+    in_group,
 )
-from jobdash.ui.workflows.staging_draft import check_groups, in_group
 
 __all__ = ["ParameterGroups"]
 
@@ -118,6 +119,8 @@ class ParameterGroups(pn.viewable.Viewer):
             label="New group",
             color="light",
             disabled=disabled,
+            # A workflow of one source has nothing to group.
+            visible=len(spec.source_names) > 1,
             css_classes=["jd-new-group"],
             margin=(4, 10),
         )

@@ -20,9 +20,11 @@ from jobdash.domain.workflow_catalogue import ParameterError
 __all__ = [
     "GroupParameterError",
     "SourceGroup",
+    "check_groups",
     "group_by_params",
     "group_caption",
     "group_title",
+    "in_group",
 ]
 
 
@@ -117,3 +119,34 @@ class GroupParameterError(ParameterError):
         self.parameter = error.parameter
         self.group = group
         self.error = error
+
+
+def check_groups(groups: Sequence[SourceGroup]) -> None:
+    """Refuse an empty group among several (one group without sources is an
+    empty choice of sources, refused as such by ``StagingDraft.validated``).
+
+    Raises
+    ------
+    GroupParameterError
+        For the first empty group.
+    """
+    if len(groups) < 2:
+        return
+    for index, group in enumerate(groups):
+        if not group.sources:
+            raise GroupParameterError(
+                index,
+                group_title(index, len(groups)),
+                ParameterError(
+                    None, "no source is in this group; choose it for one, or remove it"
+                ),
+            )
+
+
+def in_group(
+    error: ParameterError, index: int, groups: Sequence[SourceGroup]
+) -> ParameterError:
+    """``error`` of group ``index``, naming the group if there are several."""
+    if len(groups) == 1:
+        return error
+    return GroupParameterError(index, group_caption(index, groups), error)

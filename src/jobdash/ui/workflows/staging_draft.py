@@ -19,11 +19,11 @@ from jobdash.domain.workflow_catalogue import ParameterError, WorkflowSpec
 from jobdash.services.snapshots import JobSetSnapshot, JobSnapshot, WorkflowSnapshot
 from jobdash.services.workflow_state import SourceConfig
 from jobdash.ui.workflows.source_groups import (
-    GroupParameterError,
     SourceGroup,
+    check_groups,
     group_by_params,
     group_caption,
-    group_title,
+    in_group,
 )
 
 __all__ = ["DraftDifferences", "StagingDraft", "draft_differences", "initial_draft"]
@@ -97,37 +97,6 @@ class StagingDraft:
                 raise in_group(error, index, self.groups) from None
             groups.append(SourceGroup(group.sources, params))
         return StagingDraft(tuple(groups), aux)
-
-
-def check_groups(groups: Sequence[SourceGroup]) -> None:
-    """Refuse an empty group among several (one group without sources is an
-    empty choice of sources, refused as such by :meth:`StagingDraft.validated`).
-
-    Raises
-    ------
-    GroupParameterError
-        For the first empty group.
-    """
-    if len(groups) < 2:
-        return
-    for index, group in enumerate(groups):
-        if not group.sources:
-            raise GroupParameterError(
-                index,
-                group_title(index, len(groups)),
-                ParameterError(
-                    None, "no source is in this group; choose it for one, or remove it"
-                ),
-            )
-
-
-def in_group(
-    error: ParameterError, index: int, groups: Sequence[SourceGroup]
-) -> ParameterError:
-    """``error`` of group ``index``, naming the group if there are several."""
-    if len(groups) == 1:
-        return error
-    return GroupParameterError(index, group_caption(index, groups), error)
 
 
 @dataclass(frozen=True, slots=True)
