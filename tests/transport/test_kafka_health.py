@@ -173,6 +173,58 @@ def test_lag_is_kept_per_partition_by_topic_with_the_time_it_arrived(
     assert snapshot.lag_time == START + 2_000_000_000
 
 
+@pytest.mark.parametrize(
+    ("offsets", "lag"),
+    [
+        # What the dashboard's consumer reports (it commits nothing).
+        (
+            {"consumer_lag": -1, "ls_offset": 50, "hi_offset": 52, "app_offset": 45},
+            5,
+        ),
+        ({"consumer_lag": -1, "hi_offset": 52, "app_offset": 45}, 7),
+        # Nothing delivered yet: where an active fetch stands.
+        (
+            {
+                "consumer_lag": -1,
+                "ls_offset": 9,
+                "app_offset": -1001,
+                "next_offset": 9,
+                "fetch_state": "active",
+            },
+            0,
+        ),
+        (
+            {
+                "ls_offset": 9,
+                "app_offset": -1001,
+                "next_offset": 0,
+                "fetch_state": "none",
+            },
+            None,
+        ),
+        ({"ls_offset": -1001, "hi_offset": -1001, "app_offset": 3}, None),
+        # A delivered offset past a stale end offset is no negative lag.
+        ({"ls_offset": 3, "app_offset": 5}, 0),
+        # librdkafka's own figure, where it has one, wins.
+        ({"consumer_lag": 4, "ls_offset": 50, "app_offset": 50}, 4),
+    ],
+)
+def test_the_lag_of_a_partition_comes_from_its_offsets_without_commits(
+    health: KafkaHealth, offsets: dict[str, Any], lag: int | None
+) -> None:
+    callbacks = _feed(health)
+    document = {
+        "brokers": {"b/1": {"source": "learned", "state": "UP"}},
+        "topics": {"t": {"partitions": {"0": offsets}}},
+    }
+
+    callbacks["stats_cb"](json.dumps(document))
+
+    expected = () if lag is None else (PartitionLag("t", 0, lag),)
+    assert health.snapshot().partition_lags == expected
+    assert health.snapshot().consumer_lag == lag
+
+
 def test_a_producer_s_statistics_add_no_partition_lags(health: KafkaHealth) -> None:
     health.callbacks("consumer")
     producer = health.callbacks("producer", connection=False)

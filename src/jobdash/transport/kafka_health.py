@@ -11,8 +11,8 @@ from two feeds, both served on the thread that polls the client:
 - ``stats_cb`` (every ``statistics.interval.ms``): any real broker in state
   ``UP`` means connected (so one broker of several being down is not shown:
   librdkafka moves on to the others); none ``UP`` after having been connected
-  means disconnected. It also carries the consumer lag of each assigned
-  partition (``consumer_lag``), kept per partition and summed.
+  means disconnected. It also carries each assigned partition's offsets, from
+  which the consumer lag is kept per partition and summed (see ``_lag``).
 
 Only clients registered with ``connection=True`` decide the connection state:
 the consumer, which always has a fetch in flight. An idle producer may
@@ -278,13 +278,44 @@ def _any_broker_up(stats: dict[str, Any]) -> bool:
 
 
 def _partition_lags(stats: dict[str, Any]) -> tuple[PartitionLag, ...]:
-    """Known ``consumer_lag`` of each real partition (-1 means unknown)."""
+    """The lag of each real partition whose lag can be told."""
     lags = []
     for name, topic in (stats.get("topics") or {}).items():
         for key, partition in (topic.get("partitions") or {}).items():
-            lag = partition.get("consumer_lag", -1)
             # "-1" is librdkafka's internal unassigned partition.
-            if not str(key).isdigit() or not isinstance(lag, int) or lag < 0:
+            if not str(key).isdigit():
                 continue
-            lags.append(PartitionLag(str(name), int(key), lag))
+            lag = _lag(partition)
+            if lag is not None:
+                lags.append(PartitionLag(str(name), int(key), lag))
     return tuple(lags)
+
+
+def _offset(partition: dict[str, Any], name: str) -> int | None:
+    value = partition.get(name)
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def _lag(partition: dict[str, Any]) -> int | None:
+    """One partition's lag: librdkafka's ``consumer_lag``, else from offsets.
+
+    ``consumer_lag`` counts from the committed offset, and the dashboard
+    commits nothing (nor stores offsets), so librdkafka reports -1. The lag
+    is then the end of the partition (``ls_offset``, the last stable offset
+    that a read-committed consumer can reach, else ``hi_offset``) minus the
+    next offset the application gets (``app_offset``); before anything was
+    delivered from the partition, minus where fetching stands
+    (``next_offset`` of an active fetch). ``None`` when neither is known.
+    """
+    reported = _offset(partition, "consumer_lag")
+    if reported is not None:
+        return reported
+    end = _offset(partition, "ls_offset")
+    if end is None:
+        end = _offset(partition, "hi_offset")
+    position = _offset(partition, "app_offset")
+    if position is None and partition.get("fetch_state") == "active":
+        position = _offset(partition, "next_offset")
+    if end is None or position is None:
+        return None
+    return max(end - position, 0)
