@@ -307,10 +307,11 @@ def render_system_status(
 _CSS = """
 .jd-sys { display: flex; flex-direction: column; gap: 10px; font-size: 13px; }
 .jd-sys h3 { font-size: 14px; margin: 0 0 4px 0; }
-.jd-sys-table { border-collapse: collapse; width: 100%; }
+.jd-sys-table { border-collapse: collapse; }
+.jd-sys-workers { width: 100%; }
 .jd-sys-table th { text-align: left; font-weight: 600; color: var(--jd-muted, #5b6570);
-  border-bottom: 1px solid #d0d5db; padding: 3px 8px 3px 0; white-space: nowrap; }
-.jd-sys-table td { vertical-align: top; padding: 3px 8px 3px 0;
+  border-bottom: 1px solid #d0d5db; padding: 3px 16px 3px 0; white-space: nowrap; }
+.jd-sys-table td { vertical-align: top; padding: 3px 16px 3px 0;
   border-bottom: 1px solid #eceff2; }
 .jd-sys-sources { overflow-wrap: anywhere; }
 .jd-sys-reason { overflow-wrap: anywhere; }
