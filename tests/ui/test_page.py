@@ -11,6 +11,7 @@ from typing import Any
 import panel as pn
 import pytest
 from bokeh.document import Document
+from bokeh.models import ImportedStyleSheet
 from panel.io.state import set_curdoc
 
 from jobdash.app import FROZEN_START_NS, Services, build_services
@@ -179,16 +180,32 @@ def test_build_page_outside_a_session_starts_no_refresher(
     assert live_refreshers() == before
 
 
-def test_the_stylesheets_are_loaded_into_every_component(
+def test_every_component_links_the_one_shared_stylesheet_instead_of_a_copy(
     make_services: Callable[..., Services],
 ) -> None:
     document = Document()
     with set_curdoc(document):
-        DashboardPage(make_services())
-        raw_css = pn.config.raw_css
+        page = DashboardPage(make_services())
+        css_files = list(pn.config.css_files)
+        raw_css = list(pn.config.raw_css)
         global_css = pn.config.global_css
-    assert any(".jd-state-error" in css for css in raw_css)
+        root = page.root.get_root(document)
+    [url] = [f for f in css_files if "/jobdash/jobdash.css?v=" in f]
+    assert not any(".jd-state-error" in css for css in raw_css)
     assert any("#header" in css for css in global_css)
+    # One model per document for the URL, referenced by every component's
+    # stylesheets, and no component carries the stylesheet's text.
+    models = list(root.select({"type": ImportedStyleSheet}))
+    shared = {id(m) for m in models if m.url == url}
+    assert len(shared) == 1
+    styled = [m for m in root.references() if getattr(m, "stylesheets", None)]
+    assert len(styled) > 10
+    assert all(
+        ".jd-state-error" not in sheet
+        for model in styled
+        for sheet in model.stylesheets
+        if isinstance(sheet, str)
+    )
 
 
 def test_the_system_status_is_a_folded_card_of_its_own_root(

@@ -25,8 +25,10 @@ same for every session is computed once and shared: the job table's rows
 :class:`~jobdash.ui.dashboard_services.DashboardServices`). One
 :class:`~jobdash.ui.session_refresh.SessionRefresher` per session refreshes
 them all. The shared stylesheet ``assets/css/jobdash.css`` is handed to Panel
-as ``raw_css`` so that it reaches every component's shadow root, and
-``assets/css/jobdash-page.css`` styles the template's own chrome.
+as a URL in ``css_files``, so that every component's shadow root links it
+while the file is sent once (:mod:`jobdash.ui.stylesheets`; as ``raw_css``
+text it travelled once per component), and ``assets/css/jobdash-page.css``
+styles the template's own chrome.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from jobdash.ui.notification_log_view import NotificationLogView
 from jobdash.ui.session_presence import SessionPresence
 from jobdash.ui.session_refresh import Refreshable, SessionRefresher, wake_on_change
 from jobdash.ui.simulator_panel import SimulatorPanel
+from jobdash.ui.stylesheets import stylesheet_url
 from jobdash.ui.system_status_view import SystemStatusView
 from jobdash.ui.timeline import TimelineView
 from jobdash.ui.toast_area import ToastArea
@@ -61,11 +64,15 @@ _EXTENSIONS = ("tabulator",)
 _HEADER_BACKGROUND = "#24313f"
 
 
+#: The stylesheet of every component (a file in ``assets/css``, linked by URL).
+COMPONENT_STYLESHEET = "jobdash.css"
+
+
 @cache
 def page_stylesheets() -> tuple[str, str]:
     """(component CSS, page chrome CSS), read once from ``assets/css``."""
     return (
-        asset("css", "jobdash.css").read_text(encoding="utf-8"),
+        asset("css", COMPONENT_STYLESHEET).read_text(encoding="utf-8"),
         asset("css", "jobdash-page.css").read_text(encoding="utf-8"),
     )
 
@@ -96,10 +103,12 @@ class DashboardPage:
     """
 
     def __init__(self, services: DashboardServices) -> None:
-        component_css, page_css = page_stylesheets()
+        _, page_css = page_stylesheets()
         pn.extension(
             *_EXTENSIONS,
-            raw_css=[component_css],
+            # A URL: one linked file for every shadow root (raw_css would
+            # put a copy of the text into every component of the document).
+            css_files=[stylesheet_url(COMPONENT_STYLESHEET)],
             global_css=[page_css],
             notifications=True,
         )
@@ -131,6 +140,7 @@ class DashboardPage:
                 clock,
                 actor=self.actor,
                 table_rows=services.job_table_rows,
+                action_support=services.worker_registry.sources_supporting,
             )
         self.workflows = WorkflowWidget(
             services.job_orchestrator,
@@ -138,6 +148,7 @@ class DashboardPage:
             actor=self.actor,
             data_service=services.data_service,
             notifications=services.notifications,
+            action_support=services.worker_registry.sources_supporting,
         )
         self.timeline = TimelineView(services.status_history, clock)
         # Not pn.state.notifications (kept for Panel's connection messages):

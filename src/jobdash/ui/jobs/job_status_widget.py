@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -50,7 +49,6 @@ import pandas as pd
 import panel as pn
 from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
-from jobdash.assets import asset
 from jobdash.domain.access import Actor, PermissionDeniedError
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
@@ -83,6 +81,7 @@ from jobdash.ui.jobs.job_table_rows import (
     format_utc,
 )
 from jobdash.ui.live_html import LiveHTML
+from jobdash.ui.stylesheets import stylesheet_url
 
 __all__ = ["STALE_FILTER", "JobStatusWidget", "first_line", "format_utc"]
 
@@ -142,9 +141,9 @@ _TEMPLATES = {
 }
 
 
-@cache
 def _stylesheet() -> str:
-    return asset("css", "job_status_widget.css").read_text(encoding="utf-8")
+    # A URL: one linked file for every pane (as text, one copy per pane).
+    return stylesheet_url("job_status_widget.css")
 
 
 class JobStatusWidget(pn.viewable.Viewer):

@@ -1,42 +1,31 @@
-"""The workflow view's stylesheets, read once and compacted.
+"""The workflow view's stylesheets, as URLs of files served once.
 
-Each Panel component renders into its own shadow root, so a component whose
-markup is styled carries the stylesheet text itself, and every copy travels to
-the browser inside the document. A catalogue of a thousand workflows has a
-thousand card headers; hence two files (a small one for headers, one for the
-rest) and comments and indentation stripped before use. The files in
-``assets/css`` stay commented and readable.
+Each Panel component renders into its own shadow root, so every styled
+component needs the stylesheet; handed over as text, every copy travelled to
+the browser inside the document (a thousand card headers, a thousand
+copies). These are URLs of the files in ``assets/css`` instead
+(:func:`~jobdash.ui.stylesheets.stylesheet_url`): one Bokeh model per
+document and URL, one download per browser. Two files still, so a card
+header links only the small one it needs.
 """
 
 from __future__ import annotations
 
-import re
-from functools import cache
+from jobdash.ui.stylesheets import stylesheet_url
 
-from jobdash.assets import asset
+__all__ = ["CARD_HEADER_CSS", "WORKFLOW_CSS", "card_header_css", "workflow_css"]
 
-__all__ = ["card_header_css", "workflow_css"]
-
-_COMMENT = re.compile(r"/\*.*?\*/", re.S)
-_SPACE = re.compile(r"\s+")
-_AROUND_PUNCTUATION = re.compile(r"\s*([{};,>])\s*")
+#: Cards, chips, messages, actions, forms (a file in ``assets/css``).
+WORKFLOW_CSS = "workflow_widget.css"
+#: The one-pane card header.
+CARD_HEADER_CSS = "workflow_card_header.css"
 
 
-def _compact(css: str) -> str:
-    """``css`` without comments and without whitespace that carries no meaning."""
-    css = _SPACE.sub(" ", _COMMENT.sub("", css))
-    return _AROUND_PUNCTUATION.sub(r"\1", css).strip()
-
-
-@cache
 def workflow_css() -> str:
-    """``assets/css/workflow_widget.css``: cards, chips, messages, actions, forms."""
-    return _compact(asset("css", "workflow_widget.css").read_text(encoding="utf-8"))
+    """URL of ``assets/css/workflow_widget.css``, for Panel's ``stylesheets=``."""
+    return stylesheet_url(WORKFLOW_CSS)
 
 
-@cache
 def card_header_css() -> str:
-    """``assets/css/workflow_card_header.css``: the one-pane card header."""
-    return _compact(
-        asset("css", "workflow_card_header.css").read_text(encoding="utf-8")
-    )
+    """URL of ``assets/css/workflow_card_header.css``, for ``stylesheets=``."""
+    return stylesheet_url(CARD_HEADER_CSS)
