@@ -157,3 +157,12 @@ def test_a_disabled_view_disables_pickers_buttons_and_inputs():
     assert all(
         widget.disabled for form in groups.forms for widget in form.widgets.values()
     )
+
+
+def test_a_workflow_of_one_source_offers_no_new_group():
+    spec = DETECTOR.model_copy(update={"source_names": [MANTLE]})
+
+    groups = ParameterGroups(spec, (SourceGroup((MANTLE,), DEFAULTS),), (MANTLE,))
+
+    assert not groups.new_group_button.visible
+    assert one_group().new_group_button.visible
