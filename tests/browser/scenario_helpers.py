@@ -31,6 +31,7 @@ __all__ = [
     "confirm",
     "dashboard_time",
     "expand_card",
+    "header_action",
     "inject_fault",
     "job_rows",
     "job_state",
@@ -93,15 +94,20 @@ def expand_card(page: Page, name: str) -> Locator:
     """Show a card's body (built on first opening) and return the card.
 
     A card opens by itself when its workflow starts running; an idle one shows
-    only its header until the operator asks for details.
+    only its header row (with Start) until the operator asks for details.
     """
     card = workflow_card(page, name)
     toggle = card.locator(".jd-expand button")
     expect(toggle).to_be_visible(timeout=STATE_TIMEOUT)
     if toggle.inner_text().strip() == "Show details":
         toggle.click()
-    expect(card.locator(".jd-start")).to_be_visible(timeout=STATE_TIMEOUT)
+    expect(card.locator(".jd-configure")).to_be_visible(timeout=STATE_TIMEOUT)
     return card
+
+
+def header_action(page: Page, name: str) -> Locator:
+    """The button in a card's header row: Start when stopped, Stop when running."""
+    return workflow_card(page, name).locator(".jd-head-action button")
 
 
 def confirm(card: Locator) -> None:
@@ -113,13 +119,19 @@ def confirm(card: Locator) -> None:
 
 
 def start_workflow(page: Page, name: str, *, asks_first: bool = False) -> Locator:
-    """Press the card's Start (or Commit & Restart) with its default config.
+    """Press the Start in the card's header (the card stays folded), or, with
+    ``asks_first``, Commit & Restart in its details, with its default or
+    staged config.
 
     ``asks_first``: the workflow is running, so the card must ask before
     stopping it; the step confirms (and fails if the card does not ask).
     """
-    card = expand_card(page, name)
-    start = card.locator(".jd-start button")
+    if asks_first:
+        card = expand_card(page, name)
+        start = card.locator(".jd-commit button")
+    else:
+        card = workflow_card(page, name)
+        start = card.locator(".jd-head-action.jd-start button")
     expect(start).to_be_enabled(timeout=STATE_TIMEOUT)
     start.click()
     if asks_first:
@@ -128,9 +140,9 @@ def start_workflow(page: Page, name: str, *, asks_first: bool = False) -> Locato
 
 
 def stop_workflow(page: Page, name: str) -> Locator:
-    """Press the card's Stop and confirm."""
-    card = expand_card(page, name)
-    stop = card.locator(".jd-stop button")
+    """Press the Stop in the card's header and confirm."""
+    card = workflow_card(page, name)
+    stop = card.locator(".jd-head-action.jd-stop button")
     expect(stop).to_be_enabled(timeout=STATE_TIMEOUT)
     stop.click()
     confirm(card)
@@ -141,7 +153,10 @@ def stop_workflow(page: Page, name: str) -> Locator:
 
 
 def job_rows(page: Page, source: str, workflow: str | None = None) -> Locator:
-    """Rows of the legacy job table for ``source`` (and workflow id text)."""
+    """Rows of the legacy job table for ``source`` (and workflow id text).
+
+    The workflow cell shows the workflow's name; its ``title`` is the id.
+    """
     table = page.locator(".jd-job-table")
     rows = table.locator(".tabulator-row").filter(
         has=page.locator(
@@ -152,8 +167,7 @@ def job_rows(page: Page, source: str, workflow: str | None = None) -> Locator:
     if workflow is not None:
         rows = rows.filter(
             has=page.locator(
-                '.tabulator-cell[tabulator-field="workflow"]',
-                has_text=re.compile(rf"^\s*{re.escape(workflow)}\s*$"),
+                f'.tabulator-cell[tabulator-field="workflow"] [title="{workflow}"]'
             )
         )
     return rows

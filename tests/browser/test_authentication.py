@@ -155,7 +155,7 @@ def test_a_viewer_sees_the_dashboard_and_a_forged_start_is_refused_on_the_server
     card = expand_card(page, WORKFLOW)
     start = card.locator(".jd-start button")
     expect(start).to_be_disabled()
-    expect(card.locator(".jd-stop button")).to_be_disabled()
+    expect(card.locator(".jd-commit button")).to_be_disabled()
     expect(card.locator(".jd-reset button")).to_be_disabled()
 
     # Forge the action: enable the button in the browser and click it, so

@@ -47,7 +47,7 @@ def test_restart_shows_the_previous_jobset_winding_down_then_drops_it(
     job_number = card.locator(".jd-job-number")
     expect(job_number).to_have_attribute("title", re.compile(r"^[0-9a-f-]{36}$"))
     old = job_number.get_attribute("title") or ""
-    expect(card.locator(".jd-start button")).to_have_text("Commit & Restart")
+    expect(card.locator(".jd-commit button")).to_have_text("Commit & Restart")
 
     start_workflow(page, WORKFLOW, asks_first=True)
     previous = card.locator(".jd-previous")

@@ -19,14 +19,18 @@ from workflow_rig import (
     text_of,
 )
 
+from jobdash.catalogue_file import shipped_catalogue
 from jobdash.domain.access import AccessPolicy
 from jobdash.domain.commands import JobAction
 from jobdash.domain.data_result import DataResult
-from jobdash.domain.ids import JobId
+from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue
 from jobdash.testing.actors import OPERATOR
 from jobdash.ui.workflows.workflow_card import WorkflowCard, card_css_name
+
+RATES = WorkflowId("dream", "event_rate", 1)
 
 
 @pytest.fixture
@@ -47,9 +51,9 @@ def refresh(rig: Rig, card: WorkflowCard) -> None:
 
 
 def buttons(card: WorkflowCard):
-    body = card._body  # the body's widgets, found by their stable CSS hooks
+    """The card's buttons (header row, confirm bar, body) by their CSS hooks."""
     found = {}
-    for obj in body.select(lambda o: hasattr(o, "clicks")):
+    for obj in card.__panel__().select(lambda o: hasattr(o, "clicks")):
         for css in obj.css_classes:
             found[css] = obj
     return found
@@ -100,9 +104,11 @@ def test_opening_an_idle_card_builds_its_body_with_the_configuration_open(rig):
     assert card.expanded
     assert card.configuring
     assert card.staging is not None
-    assert {"jd-start", "jd-stop", "jd-reset"} <= set(buttons(card))
-    assert buttons(card)["jd-start"].label == "Start"
-    assert buttons(card)["jd-stop"].disabled  # nothing to stop
+    assert {"jd-start", "jd-commit", "jd-reset", "jd-configure"} <= set(buttons(card))
+    assert "jd-stop" not in buttons(card)  # nothing to stop
+    assert buttons(card)["jd-start"] is card.header_action
+    assert not buttons(card)["jd-commit"].visible  # nothing to restart
+    assert buttons(card)["jd-reset"].disabled
     assert card._expand.label == "Hide details"
 
     click(card._expand)
@@ -310,7 +316,7 @@ def test_restart_from_a_card_never_configured_commits_the_staged_config(rig):
     rig.sink.clear()
     assert card.staging is None
 
-    click(buttons(card)["jd-start"])
+    click(buttons(card)["jd-commit"])
     click(buttons(card)["jd-confirm"])
 
     assert [(c.job_id.source_name, c.params["resolution"]) for c in rig.starts()] == [
@@ -386,8 +392,9 @@ def test_commit_and_restart_asks_first_and_sends_only_after_confirmation(rig):
     rig.beat()
     card = make_card(rig)
     rig.sink.clear()
-    start = buttons(card)["jd-start"]
+    start = buttons(card)["jd-commit"]
     assert start.label == "Commit & Restart"
+    assert start.visible
 
     click(start)
 
@@ -412,7 +419,7 @@ def test_cancel_sends_nothing(rig):
     card = make_card(rig)
     rig.sink.clear()
 
-    click(buttons(card)["jd-start"])
+    click(buttons(card)["jd-commit"])
     click(buttons(card)["jd-cancel"])
 
     assert rig.sink.sent == []
@@ -449,7 +456,8 @@ def test_the_card_is_patched_not_rebuilt_after_its_own_commit(rig):
     assert card.staging is staging
     assert form.values["window"] == 20.0
     assert badge_of(card) == "ACTIVE 4/4"
-    assert buttons(card)["jd-start"].label == "Commit & Restart"
+    assert buttons(card)["jd-commit"].visible
+    assert card.header_action.label == "Stop"
 
 
 def test_changes_against_the_running_config_are_marked(rig):
@@ -509,7 +517,9 @@ def test_stop_asks_first_then_stops_every_job(rig):
     assert feedback(card) == "Stop sent to 4 job(s)."
     refresh(rig, card)
     assert badge_of(card) == "STOPPING 4/4"
-    assert buttons(card)["jd-start"].label == "Start"
+    assert card.header_action.label == "Start"
+    assert "jd-start" in card.header_action.css_classes
+    assert not buttons(card)["jd-commit"].visible
 
 
 def test_reset_sends_a_reset_to_every_running_job(rig):
@@ -585,8 +595,260 @@ def test_read_only_card_disables_every_action_and_input(rig):
 
     found = buttons(card)
 
-    for css in ("jd-start", "jd-stop", "jd-reset"):
+    for css in ("jd-stop", "jd-commit", "jd-reset"):
         assert found[css].disabled, css
     assert all(w.disabled for w in card.staging.parameter_form.widgets.values())
     assert card.staging.source_selector.disabled
     assert not card._expand.disabled  # looking is allowed
+
+
+# --- header actions ---------------------------------------------------------------
+
+
+def test_start_from_the_header_of_a_folded_card_commits_without_opening_it(rig):
+    card = make_card(rig, MONITORS)
+    assert card.header_action.label == "Start"
+
+    click(card.header_action)
+
+    assert [c.job_id.source_name for c in rig.starts()] == [
+        "monitor_bunker",
+        "monitor_cave",
+    ]
+    assert card.staging is None  # the defaults, committed without the form
+    refresh(rig, card)
+    assert card.expanded  # the jobs starting show
+    assert not card.configuring
+    assert feedback(card).startswith("Started job")
+
+
+def test_the_header_action_is_stop_while_the_workflow_runs_and_start_after(rig):
+    card = make_card(rig)
+    rig.commit()
+    rig.beat()
+    refresh(rig, card)
+
+    action = card.header_action
+    assert (action.label, action.button_type) == ("Stop", "warning")
+    assert "jd-stop" in action.css_classes
+
+    rig.orchestrator.stop_workflow(DETECTOR, actor=OPERATOR)
+    refresh(rig, card)
+
+    assert (action.label, action.button_type) == ("Start", "primary")
+    assert "jd-start" in action.css_classes
+
+
+def test_stop_from_the_header_of_a_folded_card_asks_there_first(rig):
+    number = rig.commit()
+    rig.beat()
+    card = make_card(rig)
+    click(card._expand)  # the operator folded it
+    rig.sink.clear()
+
+    click(card.header_action)
+
+    assert rig.sink.sent == []
+    assert card._confirm_bar.visible
+    assert card.__panel__().objects.index(card._confirm_bar) == 1  # under the header
+    click(buttons(card)["jd-confirm"])
+    assert {c.job_id.job_number for c in rig.job_commands()} == {number}
+    assert not card.expanded
+
+
+def test_a_viewer_sees_the_header_action_disabled_and_a_forged_one_is_refused():
+    rig = Rig(policy=AccessPolicy(operators=["olga"]))
+    card = make_card(rig, actor=rig.actor_for("victor"))
+
+    assert card.header_action.disabled
+    click(card.header_action)
+
+    assert rig.sink.sent == []
+    assert card.expanded  # opened to say why
+    assert feedback(card) == "viewer 'victor' may not commit workflows"
+
+
+# --- workflow facts: outputs, reset, confirmation -------------------------------------
+
+
+def test_the_outputs_of_a_workflow_are_listed_with_their_descriptions(rig):
+    card = make_card(rig, MONITORS)
+    card.set_expanded(True)
+
+    pane = card.__panel__().select(
+        lambda o: "jd-wf-outputs-pane" in getattr(o, "css_classes", [])
+    )[0]
+    text = text_of(pane.object)
+
+    assert text.startswith("Outputs: Monitor spectrum, Total counts")
+    assert "Total counts: Counts summed over the spectrum, per pulse window." in text
+
+
+def test_a_workflow_without_reset_shows_why_instead_of_a_reset_button(rig):
+    rates = RATES
+    rig.commit(rates, sources=("mantle_detector",))
+    rig.beat(rates)
+    card = make_card(rig, rates)
+
+    assert "jd-reset" not in buttons(card)
+    (pane,) = card.__panel__().select(
+        lambda o: "jd-no-reset-pane" in getattr(o, "css_classes", [])
+    )
+    assert 'title="A reset of a time-series workflow duplicates its points."' in (
+        pane.object
+    )
+    assert 'aria-disabled="true"' in pane.object
+
+    card._on_reset(None)  # a forged click: the orchestrator refuses it
+    click(buttons(card)["jd-confirm"])  # (the workflow asks before any action)
+
+    assert rig.job_commands() == []
+    assert feedback(card) == (
+        "Event rates cannot be reset: "
+        "A reset of a time-series workflow duplicates its points."
+    )
+
+
+def _confirming_rig() -> Rig:
+    """A catalogue whose detector view feeds the control system (asks first)."""
+    shipped = shipped_catalogue("dream")
+    workflows = [
+        spec.model_copy(update={"confirm_actions": True})
+        if spec.workflow_id == DETECTOR
+        else spec
+        for spec in shipped.workflows
+    ]
+    return Rig(catalogue=WorkflowCatalogue(instrument="dream", workflows=workflows))
+
+
+def test_a_confirm_actions_workflow_asks_before_a_reset():
+    rig = _confirming_rig()
+    rig.commit()
+    rig.beat()
+    card = make_card(rig)
+    rig.sink.clear()
+
+    click(buttons(card)["jd-reset"])
+
+    assert rig.sink.sent == []
+    assert text_of(card._confirm_text.object) == "Reset the 4 job(s) of Detector view?"
+    click(buttons(card)["jd-confirm"])
+    assert [c.action for c in rig.job_commands()] == [JobAction.reset] * 4
+
+
+def test_a_confirm_actions_workflow_asks_before_a_restart_even_while_stopping():
+    rig = _confirming_rig()
+    rig.commit()
+    rig.beat()
+    rig.orchestrator.stop_workflow(DETECTOR, actor=OPERATOR)
+    card = make_card(rig)
+    rig.sink.clear()
+
+    click(card.header_action)  # Start, while the old jobs wind down
+
+    assert rig.starts() == []
+    assert card.awaiting_confirmation
+    click(buttons(card)["jd-confirm"])
+    assert len(rig.starts()) == 4
+
+
+def test_a_plain_workflow_resets_without_asking(rig):
+    rig.commit()
+    rig.beat()
+    card = make_card(rig)
+    rig.sink.clear()
+
+    click(buttons(card)["jd-reset"])
+
+    assert not card.awaiting_confirmation
+    assert len(rig.job_commands()) == 4
+
+
+# --- orphans on commit ---------------------------------------------------------------------
+
+
+def _own_and_foreign_orphans(rig: Rig) -> tuple[uuid.UUID, JobId]:
+    """An orphan this dashboard committed (still running after two recommits)
+    and a foreign one, while the workflow's latest jobs have stopped."""
+    own = rig.commit(MONITORS, sources=("monitor_bunker",))
+    rig.beat(MONITORS)
+    rig.commit(MONITORS, sources=("monitor_bunker",))
+    rig.commit(MONITORS, sources=("monitor_bunker",))
+    rig.beat(MONITORS)
+    foreign = JobId("monitor_cave", uuid.uuid4())
+    rig.heartbeat(
+        JobStatus(foreign, MONITORS, JobState.active, start_time=rig.clock.now_ns())
+    )
+    rig.beat(MONITORS, JobState.stopped)  # the latest stopped: the card is idle
+    return own, foreign
+
+
+def test_a_commit_offers_to_stop_the_orphans_ticking_those_started_here(rig):
+    own, foreign = _own_and_foreign_orphans(rig)
+    card = make_card(rig, MONITORS)
+    rig.sink.clear()
+
+    click(card.header_action)  # nothing runs: Start, yet orphans do
+
+    assert rig.sink.sent == []
+    assert card.offered_orphans == {JobId("monitor_bunker", own): True, foreign: False}
+    labels = [box.label for box in card._orphan_choices.objects[1:]]
+    assert labels == [
+        f"monitor_bunker · job {own.hex[:8]} · active · started here",
+        f"monitor_cave · job {foreign.job_number.hex[:8]} · active · started elsewhere",
+    ]
+
+    click(buttons(card)["jd-confirm"])
+
+    stopped = [
+        c.job_id.to_domain() for c in rig.job_commands() if c.action is JobAction.stop
+    ]
+    assert stopped == [JobId("monitor_bunker", own)]
+    assert [c.job_id.source_name for c in rig.starts()] == ["monitor_bunker"]
+    assert feedback(card).endswith("; stop sent to 1 orphan(s).")
+
+
+def test_the_operator_may_tick_a_foreign_orphan_or_untick_an_own_one(rig):
+    _, foreign = _own_and_foreign_orphans(rig)
+    card = make_card(rig, MONITORS)
+    rig.sink.clear()
+    click(card.header_action)
+
+    own_box, foreign_box = card._orphan_choices.objects[1:]
+    own_box.value, foreign_box.value = False, True
+    click(buttons(card)["jd-confirm"])
+
+    stopped = [c.job_id.to_domain() for c in rig.job_commands()]
+    assert stopped == [foreign]
+
+
+def test_cancelling_a_commit_with_orphans_stops_nothing(rig):
+    _own_and_foreign_orphans(rig)
+    card = make_card(rig, MONITORS)
+    rig.sink.clear()
+    click(card.header_action)
+
+    click(buttons(card)["jd-cancel"])
+
+    assert rig.sink.sent == []
+    assert card.offered_orphans == {}
+
+
+def test_a_stop_or_reset_question_lists_no_orphans(rig):
+    rig.commit()
+    rig.beat()
+    rig.heartbeat(
+        JobStatus(
+            JobId(BANKS[0], uuid.uuid4()),
+            DETECTOR,
+            JobState.active,
+            start_time=rig.clock.now_ns() - 10**9,
+        )
+    )
+    card = make_card(rig)
+
+    click(card.header_action)  # Stop: stops the orphans too, nothing to choose
+
+    assert card.awaiting_confirmation
+    assert card.offered_orphans == {}
+    assert not card._orphan_choices.visible

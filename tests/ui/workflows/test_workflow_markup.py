@@ -12,13 +12,16 @@ from workflow_rig import BANKS, DETECTOR, SANS, Rig
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
 from jobdash.domain.job_status import JobStatus
-from jobdash.domain.workflow_catalogue import WorkflowCatalogue
+from jobdash.domain.workflow_catalogue import WorkflowCatalogue, WorkflowSpec
 from jobdash.domain.workflow_status import AggregateStatus, WorkflowAggregate
 from jobdash.ui.workflows.workflow_markup import (
     badge_html,
     chip_state,
     message_html,
     meta_html,
+    no_reset_html,
+    orphan_choice_label,
+    outputs_html,
     status_html,
     title_html,
 )
@@ -290,3 +293,53 @@ def test_an_adopted_job_reads_running_config_unknown(rig):
 
 def test_without_a_current_jobset_the_status_says_no_jobs(rig):
     assert text_of(status_html(None, None, rig.clock.now_ns())) == "no jobs"
+
+
+# --- workflow facts --------------------------------------------------------------
+
+
+def _spec_with(**fields):
+    return WorkflowSpec.model_validate(
+        {"id": "dream/rates/1", "title": "Rates", "source_names": ["a"], **fields}
+    )
+
+
+def test_outputs_are_named_in_one_line_and_described_on_demand():
+    spec = _spec_with(
+        outputs=[
+            {"name": "rate", "title": "Current rate", "description": HOSTILE},
+            {"name": "rate_history"},
+        ]
+    )
+
+    markup = outputs_html(spec)
+
+    assert "<script>" not in markup
+    assert markup.startswith('<details class="jd-wf-outputs">')
+    assert text_of(markup) == (
+        f"Outputs: Current rate, rate historyCurrent rate: {HOSTILE}rate history"
+    )
+    assert outputs_html(_spec_with()) == ""
+
+
+def test_a_missing_reset_reads_as_a_disabled_reset_with_the_reason_on_hover():
+    markup = no_reset_html(HOSTILE)
+
+    assert "<script>" not in markup
+    assert text_of(markup) == "Reset"
+    assert 'aria-disabled="true"' in markup
+    assert re.search(r'title="([^"]*)"', markup).group(1) == (
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"
+    )
+
+
+def test_an_orphans_choice_says_whose_it_is():
+    rig = Rig()
+    number = uuid.uuid4()
+    rig.heartbeat(JobStatus(JobId(BANKS[0], number), DETECTOR, JobState.active))
+    job = rig.orchestrator.snapshot(DETECTOR).current.jobs[0]
+
+    assert orphan_choice_label(job, started_here=False) == (
+        f"mantle_detector · job {number.hex[:8]} · active · started elsewhere"
+    )
+    assert orphan_choice_label(job, started_here=True).endswith("started here")

@@ -261,7 +261,7 @@ def test_restart_through_the_view_shows_the_previous_jobset_until_it_stops(rig):
     card = widget.card(DETECTOR)
     rig.sink.clear()
 
-    click(find(card, "jd-start"))
+    click(find(card, "jd-commit"))
     assert rig.sink.sent == []
     click(find(card, "jd-confirm"))
     widget.refresh()

@@ -153,7 +153,9 @@ def meta_of(card: Any) -> str:
 
 
 def find(card: Any, css_class: str) -> Any:
-    """The one component of a card's body carrying ``css_class``."""
-    found = card._body.select(lambda o: css_class in getattr(o, "css_classes", []))
+    """The one component of a card (header row, confirm bar, body) carrying
+    ``css_class``."""
+    layout = card.__panel__()
+    found = layout.select(lambda o: css_class in getattr(o, "css_classes", []))
     assert len(found) == 1, f"{len(found)} components with class {css_class}"
     return found[0]

@@ -31,6 +31,9 @@ __all__ = [
     "header_html",
     "message_html",
     "meta_html",
+    "no_reset_html",
+    "orphan_choice_label",
+    "outputs_html",
     "short_number",
     "status_html",
     "summary_html",
@@ -253,6 +256,48 @@ def message_html(current: JobSetSnapshot | None) -> str:
     return (
         f'<details class="{classes}"><summary>{escape(summary)}</summary>'
         f'<pre class="jd-message-full">{escape(whole)}</pre></details>'
+    )
+
+
+def outputs_html(spec: WorkflowSpec) -> str:
+    """What the workflow publishes: the output names in one line, each
+    output's description on demand (a ``<details>``: no round trip).
+
+    Empty for a workflow whose catalogue entry lists no outputs.
+    """
+    if not spec.outputs:
+        return ""
+    names = ", ".join(escape(output.label) for output in spec.outputs)
+    items = "".join(
+        f'<li><span class="jd-output-name" title="{escape(output.name)}">'
+        f"{escape(output.label)}</span>"
+        + (f": {escape(output.description)}" if output.description else "")
+        + "</li>"
+        for output in spec.outputs
+    )
+    return (
+        f'<details class="jd-wf-outputs"><summary>Outputs: {names}</summary>'
+        f'<ul class="jd-outputs">{items}</ul></details>'
+    )
+
+
+def no_reset_html(reason: str) -> str:
+    """In place of the Reset button of a workflow that has none: a disabled
+    look, and the catalogue's reason as the tooltip."""
+    return (
+        f'<span class="jd-no-reset" role="button" aria-disabled="true" '
+        f'title="{escape(reason)}">Reset</span>'
+    )
+
+
+def orphan_choice_label(job: JobSnapshot, *, started_here: bool) -> str:
+    """The (plain text) label of an orphan's checkbox in a commit's
+    confirmation: source, short job number, state, and whose it is."""
+    state = "waiting" if job.status is None else job.status.state.value
+    whose = "started here" if started_here else "started elsewhere"
+    return (
+        f"{job.source_name} · job {short_number(job.job_id.job_number)} · "
+        f"{state} · {whose}"
     )
 
 
