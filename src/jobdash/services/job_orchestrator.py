@@ -438,10 +438,9 @@ class JobOrchestrator(VersionedModel):
             self._persistence.update(workflow_id, state)
             save = self._persistence.save_request()
             self._touch(workflow_id)
-            orphans_of = f"orphans of {spec.title}"
             for commands, verb, subject in (
                 (stops, "Stopped", spec.title),
-                (orphan_stops, "Stopped", orphans_of),
+                (orphan_stops, "Stopped", f"orphans of {spec.title}"),
                 (starts, "Started", spec.title),
             ):
                 self._commands.dispatch(
@@ -535,13 +534,9 @@ class JobOrchestrator(VersionedModel):
             actor, "reset workflows", "reset_workflow", workflow=workflow_id
         )
         spec = self.get_spec(workflow_id)
-        if spec.reset_refusal is not None:
-            self._guard.refuse(
-                actor,
-                "reset_workflow",
-                f"{spec.title} cannot be reset: {spec.reset_refusal}",
-                workflow=workflow_id,
-            )
+        if (why := spec.reset_refusal) is not None:
+            reason = f"{spec.title} cannot be reset: {why}"
+            self._guard.refuse(actor, "reset_workflow", reason, workflow=workflow_id)
         with self._lock:
             current = self._states[workflow_id].current
             commands = job_commands(current, JobAction.reset)
