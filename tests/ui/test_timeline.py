@@ -13,7 +13,7 @@ from bokeh.models import Axis, ColumnDataSource, GlyphRenderer, HoverTool, Plot
 
 from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
 from jobdash.services.status_history import StatusHistory
-from jobdash.ui.timeline import MAX_LANES, STATE_COLOURS, TimelineView
+from jobdash.ui.timeline import LANE_MARGIN, MAX_LANES, STATE_COLOURS, TimelineView
 
 DETECTOR = WorkflowId("dream", "detector_view", 1)
 MONITOR = WorkflowId("dream", "monitor_view", 1)
@@ -399,6 +399,44 @@ def test_at_most_max_lanes_are_in_view_and_dragging_scrolls_the_others(
     assert len(view.lanes) == MAX_LANES + 11
     assert (y.start, y.end) == (MAX_LANES + 5 - 0.5, 5 - 0.5)
     assert rendered.figure.height == height
+
+
+def test_only_the_lanes_around_those_in_view_are_sent_and_a_drag_brings_more(
+    view, feed, clock
+):
+    lanes = MAX_LANES + 2 * LANE_MARGIN + 60
+    for n in range(lanes):
+        feed.beat(job(f"bank{n:03d}", n + 1))
+    clock.advance(1)
+    view.refresh()
+    rendered = Rendered(view)
+    sent = MAX_LANES + LANE_MARGIN
+    assert sorted(rendered.column("source")) == [f"bank{n:03d}" for n in range(sent)]
+    assert rendered.yaxis.ticker.ticks == list(range(sent))
+    assert set(rendered.yaxis.major_label_overrides) == set(range(sent))
+    y = rendered.figure.y_range
+    assert y.bounds == (-0.5, lanes - 0.5)  # the drag reaches every lane
+
+    # A short drag stays within what was sent: nothing is re-sent.
+    rendered.events.clear()
+    y.update(start=MAX_LANES + 10 - 0.5, end=10 - 0.5)
+    assert not rendered.of(ColumnDataChangedEvent)
+
+    # The browser drags to lane 100: the lanes around it are sent, the range
+    # stays where the operator put it, and new bars of those lanes stream.
+    y.update(start=MAX_LANES + 100 - 0.5, end=100 - 0.5)
+    window = range(100 - LANE_MARGIN, 100 + MAX_LANES + LANE_MARGIN)
+    assert sorted(rendered.column("source")) == [f"bank{n:03d}" for n in window]
+    assert rendered.yaxis.ticker.ticks == list(window)
+    assert rendered.yaxis.major_label_overrides[100] == "detector_view · bank100"
+    assert (y.start, y.end) == (MAX_LANES + 100 - 0.5, 100 - 0.5)
+    feed.beat(job("bank100", 101), JobState.error, error="boom")
+    feed.beat(job("bank000", 1), JobState.error, error="elsewhere")
+    clock.advance(1)
+    view.refresh()
+    assert rendered.column("message").count("boom") == 1
+    assert "elsewhere" not in rendered.column("message")
+    assert len(view.shown) == lanes + 2  # every segment is kept, sent or not
 
 
 def test_few_lanes_are_all_in_view(view, feed, clock):

@@ -28,6 +28,12 @@ How it stays cheap and incremental:
   growing there); dragging the plot up or down scrolls through the others.
   The browser repaints the plot every second (the time axis moves), and a
   canvas as tall as 1,000 lanes took it ~0.5 s each time.
+* Only the lanes in view and :data:`LANE_MARGIN` on either side have their
+  bars, ticks and labels in the plot's data: at 10,000 jobs, sending every
+  lane made the timeline ~3 MB of each session's document. The browser
+  syncs the y-range back as the operator drags; when the lanes in view leave
+  the lanes sent, the data is re-sent around them (the range itself is left
+  to the drag).
 * The whole data set is re-sent only when the lanes change (a new source or
   workflow appears) and, at most every :data:`_REBUILD_EVERY_NS`, to drop
   segments that left the window (until then they are merely off-screen).
@@ -56,7 +62,7 @@ from jobdash.domain.job_state import JobState
 from jobdash.services.status_history import Segment, StatusHistory
 from jobdash.ui.live_html import LiveHTML
 
-__all__ = ["MAX_LANES", "STATE_COLOURS", "TimelineView"]
+__all__ = ["LANE_MARGIN", "MAX_LANES", "STATE_COLOURS", "TimelineView"]
 
 _NS = 1_000_000_000
 _NS_PER_MS = 1_000_000
@@ -87,6 +93,9 @@ _BAR_HALF_HEIGHT = 0.38
 _LANE_PX = 22
 #: Lanes in view at once; the others are reached by dragging the plot.
 MAX_LANES = 20
+#: Lanes sent on either side of those in view, so a short drag shows bars
+#: at once while the server sends the lanes around the new position.
+LANE_MARGIN = 2 * MAX_LANES
 _AXIS_PX = 46
 _MIN_HEIGHT_PX = 110
 
@@ -163,6 +172,9 @@ class TimelineView(pn.viewable.Viewer):
         self._rows: dict[int, int] = {}
         self._length = 0
         self._lanes: dict[_LaneKey, int] = {}
+        # The first lane in view, and the lanes [lo, hi) the data source holds.
+        self._top = 0
+        self._window = (0, 0)
         self._lane_counts: Counter[_LaneKey] = Counter()
         self._expired = 0  # segments dropped from _segments but still drawn
         self._open: set[int] = set()  # seq of the current segments
@@ -263,20 +275,59 @@ class TimelineView(pn.viewable.Viewer):
     # --- data ------------------------------------------------------------------
 
     def _rebuild(self, now: int) -> None:
-        """Lay the lanes out again and re-send every bar."""
+        """Lay the lanes out again and re-send the bars around those in view."""
         self._rebuilt_at = now
         self._expired = 0
         self._open_end = now + _OPEN_AHEAD_NS
         lanes = sorted(self._lane_counts, key=_lane_sort_key)
         self._lanes = {lane: position for position, lane in enumerate(lanes)}
-        segments = list(self._segments.values())
-        self._rows = {segment.seq: row for row, segment in enumerate(segments)}
-        self._length = len(segments)
-        data = self._columns(segments)
+        self._top = self._scrolled_top()
+        data = self._send_window()
         for target in self._targets:
             self._fill(target, data)
 
+    def _scrolled_top(self) -> int:
+        """The first lane in view: where the operator scrolled to, within range."""
+        top = self._top
+        for target in self._targets:
+            y_range = target.y_range
+            # Not inverted yet: the range HoloViews made, before the first fill.
+            if y_range.start > y_range.end:
+                top = round(y_range.end + 0.5)
+                break
+        count = len(self._lanes)
+        return min(max(top, 0), max(count - max(1, min(count, MAX_LANES)), 0))
+
+    def _send_window(self) -> dict[str, Any]:
+        """Choose the lanes to send around ``_top``; their bars' columns."""
+        lo = max(0, self._top - LANE_MARGIN)
+        hi = min(len(self._lanes), self._top + MAX_LANES + LANE_MARGIN)
+        self._window = (lo, hi)
+        lanes = self._lanes
+        segments = [s for s in self._segments.values() if lo <= lanes[_lane_of(s)] < hi]
+        self._rows = {segment.seq: row for row, segment in enumerate(segments)}
+        self._length = len(segments)
+        return self._columns(segments)
+
+    def _in_window(self, segment: Segment) -> bool:
+        lo, hi = self._window
+        return lo <= self._lanes.get(_lane_of(segment), -1) < hi
+
+    def _scroll(self, end: float) -> None:
+        """The browser moved the y-range (its top at ``end``): follow with data."""
+        top = round(end + 0.5)
+        lo, hi = self._window
+        count = len(self._lanes)
+        if lo <= top and min(top + MAX_LANES, count) <= hi:
+            return
+        self._top = min(max(top, 0), max(count - 1, 0))
+        data = self._send_window()
+        for target in self._targets:
+            self._fill_lanes(target, data)
+
     def _append(self, segments: list[Segment]) -> None:
+        # Lanes are never new here (a new lane rebuilds): only the window's.
+        segments = [s for s in segments if self._in_window(s)]
         if not segments:
             return
         for segment in segments:
@@ -363,18 +414,22 @@ class TimelineView(pn.viewable.Viewer):
             for (workflow, source), position in self._lanes.items()
         }
 
-    def _fill(self, target: _Target, data: dict[str, Any]) -> None:
+    def _fill_lanes(self, target: _Target, data: dict[str, Any]) -> None:
+        """The window's bars, ticks and labels (the y-range is left alone)."""
         target.source.data = data
+        lo, hi = self._window
+        labels = self._labels()
+        target.yaxis.ticker = FixedTicker(ticks=list(range(lo, hi)))
+        target.yaxis.major_label_overrides = {p: labels[p] for p in range(lo, hi)}
+
+    def _fill(self, target: _Target, data: dict[str, Any]) -> None:
+        self._fill_lanes(target, data)
         count = len(self._lanes)
-        target.yaxis.ticker = FixedTicker(ticks=list(range(count)))
-        target.yaxis.major_label_overrides = dict(self._labels())
         shown = max(1, min(count, MAX_LANES))
         # Keep the lanes the operator scrolled to (the browser syncs the
-        # range back), within the new lane count. Not inverted yet: the range
-        # HoloViews made, before the first fill.
+        # range back), within the new lane count.
         y_range = target.y_range
-        top = round(y_range.end + 0.5) if y_range.start > y_range.end else 0
-        top = min(max(top, 0), max(count - shown, 0))
+        top = self._top
         # Inverted: the first lane at the top.
         # Bounds first: the browser clamps a new start/end to the old bounds.
         y_range.update(
@@ -397,7 +452,9 @@ class TimelineView(pn.viewable.Viewer):
             return
         # Forget plots that were taken out of their document (re-rendered).
         self._targets = [t for t in self._targets if t.figure.document is not None]
-        self._targets.append(_Target(handles))
+        target = _Target(handles)
+        self._targets.append(target)
+        target.y_range.on_change("end", lambda _attr, _old, end: self._scroll(end))
         # Re-lay everything out, so the new plot starts from the full state
         # (the others get the same data again; this happens once per render).
         now = self._clock.now_ns()
