@@ -13,6 +13,7 @@ Playwright, which only the ``test`` extra installs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,11 +130,23 @@ class Session:
         self.page.context.close()
 
 
-def open_session(browser: Browser, url: str, *, timeout_ms: float = 120_000) -> Session:
-    """A new context and page on ``url``, the page root visible."""
+def open_session(
+    browser: Browser,
+    url: str,
+    *,
+    timeout_ms: float = 120_000,
+    before_navigation: Callable[[Page], object] | None = None,
+) -> Session:
+    """A new context and page on ``url``, the page root visible.
+
+    ``before_navigation`` is called with the new page before it navigates
+    (to attach a CDP session that sees the page's first bytes, say).
+    """
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)  # type: ignore[arg-type]
     context.add_init_script(_PROBE)
     page = context.new_page()
+    if before_navigation is not None:
+        before_navigation(page)
     page.goto(url, wait_until="commit", timeout=timeout_ms)
     page.locator(".jd-app").wait_for(timeout=timeout_ms)
     return Session(page)
