@@ -73,6 +73,7 @@ from jobdash.ui.jobs.job_table_rows import (
     STATE_VALUE,
     STATUS_COLUMNS,
     WORKFLOW,
+    WORKFLOW_ID,
     JobTableRows,
     ShownJob,
     TableRows,
@@ -85,8 +86,11 @@ from jobdash.ui.stylesheets import stylesheet_url
 
 __all__ = ["STALE_FILTER", "JobStatusWidget", "first_line", "format_utc"]
 
-_HIDDEN = [STATE_KEY, STATE_VALUE, STALE, NO_DATA, JOB_NUMBER]
 
+_HIDDEN = [STATE_KEY, STATE_VALUE, STALE, NO_DATA, JOB_NUMBER, WORKFLOW_ID]
+
+#: Header labels: one short word each, so that every header is legible in
+#: half of a 1,400 px screen; the header tooltips give the full names.
 _TITLES = {
     STATE: "State",
     SOURCE: "Source",
@@ -95,36 +99,54 @@ _TITLES = {
     START: "Started",
     HEARTBEAT: "Beat",
     DATA: "Data",
-    MESSAGE: "Error / warning",
-}
-#: Column widths, as shares of the table's width (the rest is the row
-#: selection checkbox): all eight columns stay in view in half a screen.
-_WIDTHS = {
-    STATE: "13%",
-    SOURCE: "14%",
-    WORKFLOW: "10%",
-    JOB: "10%",
-    MESSAGE: "15%",
-    HEARTBEAT: "8%",
-    DATA: "9%",
-    START: "14%",
+    MESSAGE: "Message",
 }
 _HEADER_TOOLTIPS = {
-    JOB: "First 8 digits of the job number; hover a cell for all of it",
-    HEARTBEAT: "Time since the last heartbeat (5 s steps, then minutes)",
-    START: "When the job started (UTC)",
+    STATE: "State of the job; 'stale' if no heartbeat came for a while",
+    SOURCE: "Source name: the detector bank or monitor the job reduces",
+    WORKFLOW: "Workflow name; hover a cell for the full workflow id",
+    JOB: "Job: first 8 digits of the job number; hover a cell for all of it",
+    HEARTBEAT: "Last heartbeat: time since it (5 s steps, then minutes)",
+    START: "Started: when the job started (UTC, to the minute)",
     DATA: (
-        "Time since the last result (5 s steps, then minutes); — if none yet;"
-        " 'no data' if an active job has sent none for a while"
+        "Last data: time since the last result (5 s steps, then minutes);"
+        " — if none yet; 'no data' if an active job has sent none for a while"
     ),
-    MESSAGE: "First line; select the row for the full text",
+    MESSAGE: "Error or warning: its first line; select the row for the full text",
 }
+#: Column sizes in px (Tabulator's ``fitColumns``): states, ages and times
+#: are narrow and fixed; source, workflow and message share the rest, never
+#: narrower than ``minWidth``: all eight fit in 628 px, the table's width in
+#: a 700 px window (half of a 1,400 px screen). Source and workflow names
+#: wrap between their words rather than being cut.
+_COLUMN_SIZES: dict[str, dict[str, Any]] = {
+    STATE: {"width": 84, "variableHeight": True},
+    SOURCE: {"minWidth": 96, "widthGrow": 4, "variableHeight": True},
+    WORKFLOW: {"minWidth": 80, "widthGrow": 2, "variableHeight": True},
+    JOB: {"width": 72},
+    MESSAGE: {"minWidth": 72, "widthGrow": 3},
+    HEARTBEAT: {"width": 62},
+    DATA: {"width": 66},
+    START: {"width": 64, "variableHeight": True},
+}
+#: The row selection checkbox's column (Panel makes it 40 px).
+_CHECKBOX_WIDTH = 30
+
+#: A cell template's text with a line-break opportunity (``<wbr>``) after
+#: each underscore: names like ``endcap_backward_detector`` wrap between their
+#: words, and the cell's text stays the name.
+_BREAK_AT_UNDERSCORES = (
+    '<% String(value).split("_").forEach(function (part, i) { %>'
+    "<% if (i > 0) { %>_<wbr><% } %><%- part %><% }) %>"
+)
 
 # Cell templates (Underscore syntax, evaluated by Bokeh in the browser).
-# ``<%- %>`` escapes; the only fields interpolated are values this module
-# computes (state names, numbers, UUIDs), never backend text.
+# ``<%- %>`` escapes (quotes too, so it is safe in an attribute); backend
+# text (the workflow's name and id) is only ever interpolated with it.
 _TEMPLATES = {
     STATE: '<span class="jd-state jd-state-<%- state_key %>"><%- value %></span>',
+    SOURCE: "<span>" + _BREAK_AT_UNDERSCORES + "</span>",
+    WORKFLOW: '<span title="<%- workflow_id %>">' + _BREAK_AT_UNDERSCORES + "</span>",
     JOB: '<span class="jd-mono" title="<%- job_number %>"><%- value %></span>',
     HEARTBEAT: (
         '<span class="jd-mono<% if (stale) { %> jd-age-stale<% } %>">'
@@ -144,6 +166,24 @@ _TEMPLATES = {
 def _stylesheet() -> str:
     # A URL: one linked file for every pane (as text, one copy per pane).
     return stylesheet_url("job_status_widget.css")
+
+
+class _JobTable(pn.widgets.Tabulator):
+    """Panel's Tabulator with :data:`_COLUMN_SIZES` applied to its columns.
+
+    Panel 1.9 merges ``configuration["columns"]`` into its own column
+    specifications by position, off by one when the row selection checkbox
+    column comes first; so the sizes are set here, by field, on the
+    configuration Panel computed.
+    """
+
+    def _get_configuration(self, columns: list[Any]) -> dict[str, Any]:
+        configuration: dict[str, Any] = super()._get_configuration(columns)
+        for column in configuration.get("columns", []):
+            if column.get("formatter") == "rowSelection":
+                column["width"] = column["minWidth"] = _CHECKBOX_WIDTH
+            column.update(_COLUMN_SIZES.get(column.get("field"), {}))
+        return configuration
 
 
 class JobStatusWidget(pn.viewable.Viewer):
@@ -225,7 +265,7 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._state_filter.param.watch(self._filters_changed, "value")
         self._text_filter.param.watch(self._filters_changed, "value_input")
 
-        self._table = pn.widgets.Tabulator(
+        self._table = _JobTable(
             empty_frame(),
             pagination="remote",
             page_size=page_size,
@@ -241,20 +281,22 @@ class JobStatusWidget(pn.viewable.Viewer):
                     column: HTMLTemplateFormatter(template=template)
                     for column, template in _TEMPLATES.items()
                 },
-                SOURCE: {"type": "plaintext"},
-                WORKFLOW: {"type": "plaintext"},
                 START: {"type": "plaintext"},
                 MESSAGE: {"type": "plaintext"},
             },
             text_align={HEARTBEAT: "right", DATA: "right"},
-            # Fixed shares of the width the table has: every column stays in
-            # view in half a screen, and the browser never sizes columns by
-            # their contents (fit_data_* layouts measured every cell on
-            # every update). Long text is cut with an ellipsis; the detail
-            # pane has it in full.
-            widths=dict(_WIDTHS),
-            configuration={"placeholder": "No jobs have reported yet."},
+            # Sizes set here, never from the contents (fit_data_* layouts
+            # measured every cell on every update): every column stays in
+            # view in half a screen. Messages are cut with an ellipsis; the
+            # detail pane has them in full.
+            configuration={
+                "placeholder": "No jobs have reported yet.",
+                # Sized to fit; resize handles would overflow the width.
+                "columnDefaults": {"resizable": False},
+            },
             layout="fit_columns",
+            # No editors, so no need for Panel's 1 px spacer column.
+            container_popup=False,
             sizing_mode="stretch_width",
             css_classes=["jd-job-table"],
             stylesheets=[css],

@@ -48,6 +48,7 @@ __all__ = [
     "STATE_VALUE",
     "STATUS_COLUMNS",
     "WORKFLOW",
+    "WORKFLOW_ID",
     "JobTableRows",
     "ShownJob",
     "TableRows",
@@ -68,9 +69,9 @@ _MESSAGE_CHARS = 160
 # Columns of the table's frame. The visible ones:
 STATE = "state"  # label: "active", "active · stale"
 SOURCE = "source"
-WORKFLOW = "workflow"
+WORKFLOW = "workflow"  # the workflow's name, without instrument and version
 JOB = "job"  # first 8 hex digits of the job number
-START = "start"  # "MM-DD HH:MM:SS" (UTC), "" if unknown
+START = "start"  # "MM-DD HH:MM" (UTC), "" if unknown
 HEARTBEAT = "heartbeat"  # seconds since the last heartbeat (int, coarse)
 DATA = "data"  # seconds since the last result (float, coarse; NaN if none)
 MESSAGE = "message"  # first line of the error, else of the warning
@@ -80,6 +81,7 @@ STATE_VALUE = "state_value"  # the JobState value
 STALE = "stale"
 NO_DATA = "no_data"  # active, and no result for longer than no_data_after
 JOB_NUMBER = "job_number"  # the full job number, for the tooltip
+WORKFLOW_ID = "workflow_id"  # the full workflow id text, for the tooltip
 
 #: Cells that change only with the job's status, in the order
 #: :attr:`ShownJob.cells` holds them.
@@ -90,6 +92,7 @@ STATUS_COLUMNS = (
     STALE,
     SOURCE,
     WORKFLOW,
+    WORKFLOW_ID,
     JOB,
     JOB_NUMBER,
     START,
@@ -113,6 +116,7 @@ COLUMNS = (
     STALE,
     NO_DATA,
     JOB_NUMBER,
+    WORKFLOW_ID,
 )
 _DTYPES = {
     HEARTBEAT: "int64",
@@ -123,10 +127,14 @@ _DTYPES = {
 
 
 def _table_time(time_ns: int | None) -> str:
-    """``MM-DD HH:MM:SS`` in UTC (the table's narrow Started column), or ``""``."""
+    """``MM-DD HH:MM`` in UTC (the table's narrow Started column), or ``""``.
+
+    To the minute: the column stays narrow in half a screen; the detail pane
+    has the time to the second.
+    """
     if time_ns is None:
         return ""
-    return datetime.fromtimestamp(time_ns / _NS, tz=UTC).strftime("%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(time_ns / _NS, tz=UTC).strftime("%m-%d %H:%M")
 
 
 def format_utc(time_ns: int | None) -> str:
@@ -163,6 +171,7 @@ def _status_cells(row: JobRow) -> tuple[object, ...]:
         state,
         row.stale,
         row.job_id.source_name,
+        status.workflow_id.name,
         str(status.workflow_id),
         row.job_id.short,
         str(row.job_id.job_number),
