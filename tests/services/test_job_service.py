@@ -8,6 +8,8 @@ from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jobdash.domain import (
     DataResult,
@@ -480,3 +482,77 @@ def test_removal_names_its_actor():
         inspect.signature(JobService.remove_job).parameters["actor"].default
         is inspect.Parameter.empty
     )
+
+
+# --- ticks walk the jobs only when a flip can be due -------------------------------
+
+_STATES = (JobState.active, JobState.warning, JobState.stopped)
+
+
+@st.composite
+def _service_steps(draw: st.DrawFn) -> list[tuple[str, int, int]]:
+    """Heartbeats (job, state), clock moves (ms, some backwards) and ticks."""
+    step = st.one_of(
+        st.tuples(st.just("beat"), st.integers(0, 3), st.integers(0, 2)),
+        st.tuples(st.just("wait"), st.integers(-3_000, 12_000), st.just(0)),
+        st.tuples(st.just("tick"), st.just(0), st.just(0)),
+    )
+    return draw(st.lists(step, max_size=60))
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=_service_steps(), retention=st.sampled_from([None, 20.0]))
+def test_a_tick_that_skips_the_walk_publishes_the_same_flips(steps, retention):
+    # Two services take the same heartbeats; one walks every job at every
+    # tick, as tick() did before it learned when a walk can find something.
+    clock = ManualClock()
+    lazy = JobService(clock, stale_after=6.0, retention=retention)
+    eager = JobService(clock, stale_after=6.0, retention=retention)
+    stamp = 0
+    for kind, a, b in steps:
+        if kind == "beat":
+            stamp += 1
+            status = heartbeat(job(number=a), _STATES[b], timestamp=stamp)
+            lazy.status_updated(status)
+            eager.status_updated(status)
+        elif kind == "wait":
+            clock.advance(a / 1000)
+        else:
+            lazy.tick()
+            eager._next_scan = 0
+            eager.tick()
+            assert lazy.snapshot().rows == eager.snapshot().rows
+            assert (lazy.version, lazy.display_version) == (
+                eager.version,
+                eager.display_version,
+            )
+
+
+def test_a_tick_flags_a_job_stale_at_the_first_tick_past_the_threshold(service, clock):
+    service.status_updated(heartbeat(job()))
+    service.tick()
+    shown = service.display_version
+    for _ in range(24):  # 6 s of ticks that find nothing to do
+        clock.advance(0.25)
+        service.tick()
+    assert service.display_version == shown
+    clock.advance(0.25)
+    service.tick()
+    assert service.display_version == shown + 1
+    assert service.get_stale_jobs() == [job()]
+
+
+def test_a_repeated_heartbeat_does_not_move_the_display_version(service):
+    # The decoder shares the objects of repeated heartbeats; equal values
+    # built apart must not count as a change either.
+    service.status_updated(heartbeat(job(), timestamp=1))
+    shown = service.display_version
+    again = heartbeat(job(), timestamp=2)._replace(
+        workflow_id=WorkflowId("dream", "detector_view", 1)
+    )
+    service.status_updated(again)
+    assert service.display_version == shown
+    service.status_updated(
+        again._replace(timestamp=3, workflow_id=WorkflowId("dream", "other", 1))
+    )
+    assert service.display_version == shown + 1

@@ -6,6 +6,8 @@ import threading
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jobdash.domain import JobId, JobState, JobStatus, ManualClock, WorkflowId
 from jobdash.services.status_history import Segment, StatusHistory
@@ -347,3 +349,56 @@ def test_module_imports_no_ui_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+# --- ticks walk the jobs only when something can be due -------------------------
+
+_STATES = (JobState.active, JobState.warning, JobState.error, JobState.stopped)
+
+
+@st.composite
+def _history_steps(draw: st.DrawFn) -> list[tuple[str, int, int]]:
+    """Heartbeats (job, state), clock moves (ms, some backwards) and ticks."""
+    step = st.one_of(
+        st.tuples(st.just("beat"), st.integers(0, 3), st.integers(0, 3)),
+        st.tuples(st.just("wait"), st.integers(-3_000, 20_000), st.just(0)),
+        st.tuples(st.just("tick"), st.just(0), st.just(0)),
+    )
+    return draw(st.lists(step, max_size=60))
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=_history_steps())
+def test_a_tick_that_skips_the_walk_leaves_the_timeline_identical(steps):
+    # Two histories take the same heartbeats; one walks every job at every
+    # tick, as tick() did before it learned when a walk can find something.
+    clock = ManualClock()
+    lazy = StatusHistory(clock, window=30.0, stale_after=6.0, max_segments_per_job=3)
+    eager = StatusHistory(clock, window=30.0, stale_after=6.0, max_segments_per_job=3)
+    stamp = 0
+    for kind, a, b in steps:
+        if kind == "beat":
+            stamp += 1
+            status = heartbeat(job(number=a), _STATES[b], timestamp=stamp)
+            lazy.status_updated(status)
+            eager.status_updated(status)
+        elif kind == "wait":
+            clock.advance(a / 1000)
+        else:
+            lazy.tick()
+            eager._next_scan = 0
+            eager.tick()
+            assert lazy.snapshot().segments == eager.snapshot().segments
+            assert lazy.changes_since(0) == eager.changes_since(0)
+            assert lazy.version == eager.version
+
+
+def test_a_silent_job_is_closed_at_the_first_tick_past_the_threshold(history, clock):
+    history.status_updated(heartbeat(job()))
+    for _ in range(24):  # 6 s of ticks that find nothing to do
+        clock.advance(0.25)
+        history.tick()
+    assert history.snapshot().segments[0].end is None
+    clock.advance(0.25)
+    history.tick()
+    assert history.snapshot().segments[0].end is not None

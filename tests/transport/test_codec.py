@@ -253,6 +253,47 @@ def test_bytearray_and_memoryview_payloads_decode_like_bytes():
     assert decode_status(memoryview(payload)) == expected  # type: ignore[arg-type]
 
 
+def test_a_repeated_heartbeat_decodes_alike_with_its_own_timestamp():
+    payload = heartbeat(state="warning", warning="slow")
+    first, again = decode_status(payload, T0), decode_status(payload, T0 + 9)
+    assert again == first._replace(timestamp=T0 + 9)
+
+
+def test_heartbeats_of_one_job_in_different_states_share_its_id_objects():
+    # The services key their dicts by the first JobId they see; a lookup
+    # with the very same object skips the Python-level equality test.
+    active = decode_status(heartbeat(state="active"))
+    warning = decode_status(heartbeat(state="warning", warning="slow"))
+    assert isinstance(active, JobStatus)
+    assert isinstance(warning, JobStatus)
+    assert warning.job_id is active.job_id
+    assert warning.workflow_id is active.workflow_id
+
+
+def test_the_same_status_json_in_another_envelope_decodes_alike():
+    status_json = json.dumps({"status": 200, "message": job_message()})
+    other_host = serialise_x5f2(
+        "livedata", "26.1", "src:job", "another-host", 4242, 1000, status_json
+    )
+    assert decode_status(other_host, 5) == decode_status(x5f2(status_json), 5)
+
+
+def test_a_heartbeat_with_a_huge_envelope_is_decoded_but_not_memoised(monkeypatch):
+    monkeypatch.setattr(codec, "_status_cache", {})
+    status_json = json.dumps({"status": 200, "message": job_message()})
+    payload = serialise_x5f2(
+        "livedata",
+        "test",
+        "src:job",
+        "h" * 2 * codec._CACHE_MAX_ENVELOPE_BYTES,
+        1,
+        2000,
+        status_json,
+    )
+    assert decode_status(payload) == decode_status(x5f2(status_json))
+    assert list(codec._status_cache) == [x5f2(status_json)]
+
+
 def test_memo_cache_stays_bounded(monkeypatch):
     monkeypatch.setattr(codec, "_CACHE_MAX_ENTRIES", 8)
     monkeypatch.setattr(codec, "_status_cache", {})

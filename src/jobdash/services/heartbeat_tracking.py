@@ -103,10 +103,14 @@ class HeartbeatTracking:
         ``None`` when it changed nothing a card shows (same state, messages
         and times: only a later receipt time) or was ignored. The
         per-heartbeat hot path: an index lookup, the timestamp comparison,
-        two assignments. Anything rarer is delegated.
+        two assignments (and, for a job's first heartbeat, re-keying its
+        index entry by the decoder's JobId object). Anything rarer is
+        delegated.
         """
         job_id = status.job_id
-        entry = self._index.entries.get(job_id)
+        index = self._index
+        entries = index.entries
+        entry = entries.get(job_id)
         if entry is None:
             return self._apply_untracked(status, now)
         wid, job_set, job = entry
@@ -124,10 +128,18 @@ class HeartbeatTracking:
                 or status.start_time != old.start_time
                 or status.end_time != old.end_time
             )
+        if old is None or old.job_id is not job_id:
+            # Key the entry by the decoder's JobId object, which its later
+            # heartbeats share: a lookup with the very key object skips the
+            # Python-level JobId equality (the commit built another object).
+            del entries[job_id]
+            entries[job_id] = entry
         job.status = status
         job.last_seen = now
-        stale = self._index.stale
-        if job_id in stale:  # heard from again
+        if now < index.last_scan:
+            index.rescan()  # the clock went back
+        stale = index.stale
+        if stale and job_id in stale:  # heard from again (hash only if any)
             stale.discard(job_id)
             visible = True
         if not visible:

@@ -43,6 +43,12 @@ class JobIndex:
         self.entries: dict[JobId, IndexEntry] = {}
         self.stale: set[JobId] = set()
         self.finished: dict[JobId, tuple[int, int]] = {}
+        self.last_scan = 0
+        """When :meth:`refresh_stale` last walked the jobs; a heartbeat
+        received before it (the clock went back) calls :meth:`rescan`."""
+        # refresh_stale() walks the jobs only from _next_scan on (see there).
+        self._next_scan = 0
+        self._scan_stale_ns = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -50,11 +56,17 @@ class JobIndex:
     def add(self, job_id: JobId, workflow_id: WorkflowId, job_set: JobSet) -> None:
         """Index one job of ``job_set`` (it must hold it)."""
         self.entries[job_id] = (workflow_id, job_set, job_set.jobs[job_id.source_name])
+        self._next_scan = 0  # its last_seen may predate the last scan
 
     def add_set(self, workflow_id: WorkflowId, job_set: JobSet) -> None:
         """Index every job of ``job_set``."""
         for job_id, job in job_set.indexed_jobs():
             self.entries[job_id] = (workflow_id, job_set, job)
+        self._next_scan = 0  # their last_seen may predate the last scan
+
+    def rescan(self) -> None:
+        """Make the next :meth:`refresh_stale` walk every job."""
+        self._next_scan = 0
 
     def workflow_of(self, job_id: JobId) -> WorkflowId | None:
         entry = self.entries.get(job_id)
@@ -86,18 +98,33 @@ class JobIndex:
         return False
 
     def refresh_stale(self, now: int, stale_ns: int) -> set[WorkflowId]:
-        """Recompute :attr:`stale`; the workflows of the jobs that flipped."""
-        # JobConfig.is_stale, inlined: this walks every tracked job, 4 times a second.
+        """Recompute :attr:`stale`; the workflows of the jobs that flipped.
+
+        Called 4 times a second, but walks the tracked jobs only when one
+        can have flipped: ``last_seen`` is set to the receipt time by every
+        heartbeat (which also takes its job out of :attr:`stale`), so no job
+        goes stale before the oldest ``last_seen`` of the jobs that are
+        neither stale nor stopped passes the threshold, and a stale or
+        stopped job changes only through a heartbeat.
+        """
+        if self.last_scan <= now < self._next_scan and stale_ns == self._scan_stale_ns:
+            return set()
+        # JobConfig.is_stale, inlined.
         cutoff = now - stale_ns
         stopped = JobState.stopped
-        stale = {
-            job_id
-            for job_id, (_, _, job) in self.entries.items()
-            if job.last_seen is not None
-            and job.last_seen < cutoff
-            and job.status is not None
-            and job.status.state is not stopped
-        }
+        stale = set()
+        oldest_fresh = now
+        for job_id, (_, _, job) in self.entries.items():
+            seen = job.last_seen
+            if seen is None or job.status is None or job.status.state is stopped:
+                continue
+            if seen < cutoff:
+                stale.add(job_id)
+            elif seen < oldest_fresh:
+                oldest_fresh = seen
+        self.last_scan = now
+        self._next_scan = oldest_fresh + stale_ns + 1
+        self._scan_stale_ns = stale_ns
         flipped = {
             entry[0]
             for job_id in stale.symmetric_difference(self.stale)

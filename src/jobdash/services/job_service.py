@@ -129,6 +129,11 @@ class JobService(VersionedModel):
         # Insertion-ordered, so the oldest removal is evicted first.
         self._removed: OrderedDict[JobId, None] = OrderedDict()
         self._display_version = 0
+        # tick() scans only from _next_scan on: before it, no job can have
+        # gone stale or expired. A clock that went back (below _last_scan)
+        # scans at once.
+        self._last_scan = 0
+        self._next_scan = 0
 
     # --- writer (ingestion thread) ---------------------------------------
 
@@ -147,17 +152,34 @@ class JobService(VersionedModel):
             if entry is None:
                 if job_id in self._removed:
                     return
-                self._entries[job_id] = _Entry(status, self._clock.now_ns())
+                now = self._clock.now_ns()
+                self._entries[job_id] = _Entry(status, now)
                 self._display_version += 1
             else:
                 old = entry.status
                 if status.timestamp < old.timestamp:
                     return
-                if entry.stale or _shown_differently(old, status):
+                # Would a job table show it differently (ages aside)? The
+                # decoder shares field objects between repeats of a heartbeat,
+                # so ``is`` settles the common case before any (Python-level)
+                # id equality.
+                if (
+                    entry.stale
+                    or old.state is not status.state
+                    or old.error_message != status.error_message
+                    or old.warning_message != status.warning_message
+                    or old.start_time != status.start_time
+                    or (
+                        old.workflow_id is not status.workflow_id
+                        and old.workflow_id != status.workflow_id
+                    )
+                ):
                     self._display_version += 1
                 entry.status = status
-                entry.received = self._clock.now_ns()
+                entry.received = now = self._clock.now_ns()
                 entry.stale = False
+            if now < self._last_scan:
+                self._next_scan = 0  # the clock went back: tick() scans again
             # _mark_changed() inlined: this is the per-heartbeat hot path.
             self._dirty = True
             if self._batch_depth == 0:
@@ -167,6 +189,8 @@ class JobService(VersionedModel):
         """Re-evaluate staleness (bump ``version`` on any flip) and apply retention."""
         with self._lock:
             now = self._clock.now_ns()
+            if self._last_scan <= now < self._next_scan:
+                return  # no job can have gone stale or expired since the last scan
             changed = False
             if self._retention_ns is not None:
                 cutoff = now - self._retention_ns
@@ -178,11 +202,28 @@ class JobService(VersionedModel):
                 for job_id in expired:
                     del self._entries[job_id]
                 changed = bool(expired)
+            # Receipt times only grow (a heartbeat sets ``now``), and a stale
+            # or final job changes only through a heartbeat, which clears its
+            # flag; so until the oldest fresh job's silence passes the
+            # threshold (or the oldest receipt passes retention), a scan finds
+            # nothing.
+            oldest_fresh = oldest = now
+            stale_ns = self._stale_ns
             for entry in self._entries.values():
-                stale = self._is_stale(entry, now)
+                received = entry.received
+                if received < oldest:
+                    oldest = received
+                final = entry.status.state.is_final
+                stale = now - received > stale_ns and not final
                 if stale != entry.stale:
                     entry.stale = stale
                     changed = True
+                if not (stale or final) and received < oldest_fresh:
+                    oldest_fresh = received
+            self._last_scan = now
+            self._next_scan = oldest_fresh + self._stale_ns + 1
+            if self._retention_ns is not None:
+                self._next_scan = min(self._next_scan, oldest + self._retention_ns + 1)
             if changed:
                 self._display_version += 1
                 self._mark_changed()
@@ -312,14 +353,3 @@ class JobService(VersionedModel):
 
     def _is_stale(self, entry: _Entry, now: int) -> bool:
         return now - entry.received > self._stale_ns and not entry.status.state.is_final
-
-
-def _shown_differently(old: JobStatus, new: JobStatus) -> bool:
-    """Whether a job table would show ``new`` differently from ``old`` (ages aside)."""
-    return (
-        old.state is not new.state
-        or old.error_message != new.error_message
-        or old.warning_message != new.warning_message
-        or old.start_time != new.start_time
-        or old.workflow_id != new.workflow_id
-    )

@@ -75,6 +75,8 @@ class MessagePump:
             *(c for c in (job_service, job_orchestrator) if c is not None),
             *status_listeners,
         )
+        # Bound once: the per-heartbeat loop then does no attribute lookups.
+        self._status_updated = tuple(c.status_updated for c in self._status_consumers)
         self._data_service = data_service
         self._command_tracker = command_tracker
         self._worker_registry = worker_registry
@@ -102,6 +104,19 @@ class MessagePump:
         TypeError
             ``value`` is not something ``stream_id`` carries.
         """
+        if type(value) is JobStatus and stream_id is StreamId.status:
+            # The hot path (nearly every message): _route_status() inlined.
+            errors: list[Exception] | None = None
+            for status_updated in self._status_updated:
+                try:
+                    status_updated(value)
+                except Exception as exc:
+                    if errors is None:
+                        errors = []
+                    errors.append(exc)
+            if errors:
+                _reraise(errors, "status_updated")
+            return
         if stream_id == StreamId.status:
             if isinstance(value, JobStatus):
                 self._route_status(value)
@@ -146,9 +161,9 @@ class MessagePump:
     def _route_status(self, status: JobStatus) -> None:
         # Per heartbeat: no allocation unless a consumer raises.
         errors: list[Exception] | None = None
-        for consumer in self._status_consumers:
+        for status_updated in self._status_updated:
             try:
-                consumer.status_updated(status)
+                status_updated(status)
             except Exception as exc:
                 if errors is None:
                     errors = []

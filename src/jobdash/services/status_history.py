@@ -175,8 +175,12 @@ class StatusHistory(VersionedModel):
         self._max_segments = max_segments_per_job
         self._log_capacity = log_capacity
         self._jobs: dict[JobId, _Job] = {}
-        # Jobs whose newest segment is open: what tick() checks for silence.
-        self._open: set[JobId] = set()
+        # tick() walks the jobs only from _next_scan on: before it no open
+        # segment can have gone silent and nothing can have left the window.
+        # A heartbeat received before _last_scan (the clock went back) makes
+        # the next tick walk them at once.
+        self._last_scan = 0
+        self._next_scan = 0
         self._next_seq = 1
         # Change number n is self._log[n - self._log_first]; numbers are
         # consecutive, so a cursor finds its place in O(1).
@@ -207,6 +211,8 @@ class StatusHistory(VersionedModel):
                 return
             job.last_timestamp = status.timestamp
             job.last_seen = now
+            if now < self._last_scan:
+                self._next_scan = 0
             segments = job.segments
             if segments:
                 current = segments[-1]
@@ -227,42 +233,65 @@ class StatusHistory(VersionedModel):
                 ),
             )
             self._next_seq += 1
-            self._open.add(job_id)
             self._mark_changed()
 
     def tick(self) -> None:
         """Close the segments of silent jobs; drop what left the window.
 
-        O(jobs with an open segment + segments dropped); bumps ``version``
-        only if something changed.
+        Called 4 times a second, but walks the jobs (O(jobs + segments
+        dropped)) only once something can be due: every heartbeat sets its
+        job's ``last_seen`` to the receipt time, and segments close at the
+        receipt time or, in this walk, at ``last_seen``; so the walk notes
+        the earliest moment an open segment can go silent or a segment, or
+        a job without segments, can leave the window, and the ticks before
+        it return at once. Bumps ``version`` only if something changed.
         """
         with self._lock:
             now = self._clock.now_ns()
+            if self._last_scan <= now < self._next_scan:
+                return
             changed = False
             silent_since = now - self._stale_ns
-            for job_id in [
-                j for j in self._open if self._jobs[j].last_seen < silent_since
-            ]:
-                job = self._jobs[job_id]
-                current = job.segments[-1]
-                self._replace_last(job.segments, current._replace(end=job.last_seen))
-                self._open.discard(job_id)
-                changed = True
             cutoff = now - self._window_ns
+            # The oldest last_seen of a job with an open segment, the oldest
+            # end of a job's first closed segment, the oldest last_seen of a
+            # job without segments: what the next walk waits for.
+            oldest_open = oldest_end = oldest_empty = now
             forgotten = []
             for job_id, job in self._jobs.items():
                 segments = job.segments
-                while (
-                    segments
-                    and segments[0].end is not None
-                    and segments[0].end < cutoff
-                ):
-                    self._log_change(_Change(segments.popleft().seq, None))
-                    changed = True
-                if not segments and job.last_seen < cutoff:
-                    forgotten.append(job_id)
+                if segments:
+                    current = segments[-1]
+                    if current.end is None:
+                        seen = job.last_seen
+                        if seen < silent_since:
+                            self._replace_last(segments, current._replace(end=seen))
+                            changed = True
+                        elif seen < oldest_open:
+                            oldest_open = seen
+                    while segments:
+                        end = segments[0].end
+                        if end is None:
+                            break
+                        if end >= cutoff:
+                            if end < oldest_end:
+                                oldest_end = end
+                            break
+                        self._log_change(_Change(segments.popleft().seq, None))
+                        changed = True
+                if not segments:
+                    if job.last_seen < cutoff:
+                        forgotten.append(job_id)
+                    elif job.last_seen < oldest_empty:
+                        oldest_empty = job.last_seen
             for job_id in forgotten:
                 del self._jobs[job_id]
+            self._last_scan = now
+            self._next_scan = 1 + min(
+                oldest_open + self._stale_ns,
+                oldest_end + self._window_ns,
+                oldest_empty + self._window_ns,
+            )
             if changed:
                 self._mark_changed()
 

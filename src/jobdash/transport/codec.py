@@ -2,9 +2,10 @@
 
 Status heartbeats (x5f2) are the hot path: thousands per second, nearly all
 repeating the previous heartbeat of the same job byte for byte. So
-:func:`decode_status` reads only the ``status_json`` field straight out of the
-flatbuffer, and memoises the parsed result by those bytes; only a heartbeat
-that differs from every recent one pays for ``json.loads`` and validation. A
+:func:`decode_status` memoises the parsed result by the payload's bytes (x5f2
+carries no time of its own), and on a miss reads only the ``status_json``
+field straight out of the flatbuffer; only a heartbeat that differs from
+every recent one pays for the walk, ``json.loads`` and validation. A
 ``status_json`` longer than :data:`MAX_STATUS_JSON_BYTES` is refused before it
 is copied or parsed, so a flood of huge heartbeats costs next to nothing.
 
@@ -81,16 +82,31 @@ _unpack_u32 = struct.Struct("<I").unpack_from
 _unpack_i32 = struct.Struct("<i").unpack_from
 _unpack_u16 = struct.Struct("<H").unpack_from
 
-# Parsed heartbeats by their status_json bytes, without the envelope time.
+# Parsed heartbeats by their whole payload, without the envelope time: x5f2
+# carries no time of its own, so a job's heartbeats repeat byte for byte until
+# its state or message changes, and a hit skips even the flatbuffer walk.
 # Bounded by clearing, by entries and by the bytes of the keys: the working
 # set (one entry per job and state) refills within one heartbeat interval, and
-# clearing is O(1) amortised. Worst case about 8 MiB of keys plus ~1 KiB of
-# parsed objects per entry.
+# clearing is O(1) amortised. Only heartbeats whose status_json is at most
+# _CACHE_MAX_KEY_BYTES (and whose envelope adds at most _CACHE_MAX_ENVELOPE_BYTES)
+# are memoised. Worst case about 8 MiB of keys plus ~1 KiB of parsed objects
+# per entry.
 _CACHE_MAX_ENTRIES = 20_000
 _CACHE_MAX_KEY_BYTES = 4096
+_CACHE_MAX_ENVELOPE_BYTES = 1024
 _CACHE_MAX_TOTAL_KEY_BYTES = 8 * 2**20
 _status_cache: dict[bytes, tuple[Any, ...] | ServiceStatus] = {}
 _status_cache_key_bytes = 0
+
+# One JobId and WorkflowId object per distinct id, shared by every memoised
+# heartbeat: the services key their dicts by the first JobId they see, and a
+# lookup with the very same object skips the (Python-level) equality test.
+# Cleared when full, which only costs speed; kept apart from the memo, so
+# clearing the memo keeps the ids the services already hold.
+_ID_CAPACITY = 100_000
+_job_ids: dict[JobId, JobId] = {}
+_workflow_ids: dict[str, WorkflowId] = {}
+_new_job_status = tuple.__new__
 
 
 def _status_json_bytes(payload: bytes) -> bytes:
@@ -156,22 +172,30 @@ def decode_status(payload: bytes, timestamp: int = 0) -> JobStatus | ServiceStat
         ``status_json`` is longer than :data:`MAX_STATUS_JSON_BYTES`.
     """
     global _status_cache_key_bytes
-    key = _status_json_bytes(payload)
-    cached = _status_cache.get(key)
+    if type(payload) is not bytes:
+        payload = bytes(payload)  # bytearray, memoryview: not hashable
+    cached = _status_cache.get(payload)
     if cached is None:
-        cached = _parse_status_json(key)
-        size = len(key)
-        if size <= _CACHE_MAX_KEY_BYTES:
+        raw = _status_json_bytes(payload)
+        cached = _parse_status_json(raw)
+        size = len(payload)
+        if (
+            len(raw) <= _CACHE_MAX_KEY_BYTES
+            and size - len(raw) <= _CACHE_MAX_ENVELOPE_BYTES
+        ):
             if (
                 len(_status_cache) >= _CACHE_MAX_ENTRIES
                 or _status_cache_key_bytes + size > _CACHE_MAX_TOTAL_KEY_BYTES
             ):
                 _status_cache.clear()
                 _status_cache_key_bytes = 0
-            _status_cache[key] = cached
+            _status_cache[payload] = cached
             _status_cache_key_bytes += size
     if type(cached) is tuple:
-        return JobStatus._make((*cached, timestamp))
+        # JobStatus._make without its call and length check: the memo holds
+        # exactly the seven fields before ``timestamp``.
+        status: JobStatus = _new_job_status(JobStatus, (*cached, timestamp))
+        return status
     assert isinstance(cached, ServiceStatus)
     return cached._replace(timestamp=timestamp)
 
@@ -215,14 +239,25 @@ def _parse_job_message(message: dict[str, Any]) -> tuple[Any, ...]:
     workflow_text = message.get("workflow_id")
     if not isinstance(workflow_text, str):
         raise DecodeError("job heartbeat: 'workflow_id' missing or not text")
-    try:
-        workflow_id = WorkflowId.parse(workflow_text)
-    except ValueError as exc:
-        raise DecodeError(f"job heartbeat: {exc}") from None
+    workflow_id = _workflow_ids.get(workflow_text)
+    if workflow_id is None:
+        try:
+            workflow_id = WorkflowId.parse(workflow_text)
+        except ValueError as exc:
+            raise DecodeError(f"job heartbeat: {exc}") from None
+        if len(_workflow_ids) >= _ID_CAPACITY:
+            _workflow_ids.clear()
+        _workflow_ids[workflow_text] = workflow_id
     if "state" not in message:
         raise DecodeError("job heartbeat: 'state' missing")
+    job = JobId(source_name, number)
+    shared = _job_ids.get(job)
+    if shared is None:
+        if len(_job_ids) >= _ID_CAPACITY:
+            _job_ids.clear()
+        shared = _job_ids[job] = job
     return (
-        JobId(source_name, number),
+        shared,
         workflow_id,
         JobState.parse(message["state"]),
         _optional_text(message, "error"),
