@@ -54,9 +54,11 @@ class KafkaHealthSource(Protocol):
 
 
 class WorkerSource(Protocol):
-    """The registry of backend workers, as the header and the status view read it."""
+    """The registry of backend workers, as the header, the status view and the
+    Pause/Resume buttons read it."""
 
     def workers(self) -> Sequence[WorkerStatusReading]: ...
+    def sources_supporting(self, action: str) -> frozenset[str]: ...
 
 
 class DashboardServices(Protocol):

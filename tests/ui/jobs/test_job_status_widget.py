@@ -650,3 +650,129 @@ def test_root_and_table_carry_the_stable_css_classes(widget):
     assert "jd-job-table" in widget.table.css_classes
     assert "jd-stop" in widget.buttons["stop"].css_classes
     assert "jd-reset" in widget.buttons["reset"].css_classes
+
+
+# --- pause and resume, where a backend worker accepts them -----------------------
+
+
+class Support:
+    """The workers' support (a ``WorkerRegistry`` stand-in): ``sources``
+    accept pause and resume."""
+
+    def __init__(self, *sources: str) -> None:
+        self.sources = frozenset(sources)
+
+    def sources_supporting(self, action: str) -> frozenset[str]:
+        return self.sources if action in ("pause", "resume") else frozenset()
+
+
+def pausing_widget(service, sink, clock, support, actor=OPERATOR, **options):
+    dispatcher = CommandDispatcher(sink, support=support, **options)
+    return JobStatusWidget(
+        service,
+        JobController(dispatcher),
+        clock,
+        actor=actor,
+        action_support=support.sources_supporting,
+    )
+
+
+def test_pause_is_enabled_for_selected_active_jobs_a_worker_accepts_it_for(
+    service, sink, clock, backend
+):
+    widget = pausing_widget(service, sink, clock, Support("a", "c"))
+    backend.beat(job("a", 1))
+    backend.beat(job("b", 2))  # no worker accepts pause for b
+    backend.beat(job("c", 3), JobState.paused)
+    widget.refresh()
+    pause, resume = widget.buttons["pause"], widget.buttons["resume"]
+    assert (pause.visible, resume.visible) == (True, True)
+    assert (pause.disabled, resume.disabled) == (True, True)  # nothing selected
+    widget.select([job("a", 1), job("b", 2), job("c", 3)])
+    assert (pause.label, pause.disabled) == ("Pause (1)", False)
+    assert (resume.label, resume.disabled) == ("Resume (1)", False)
+    pause.clicks += 1
+    (command,) = sink.sent
+    assert command.action is JobAction.pause
+    assert (command.job_id.to_domain(), command.workflow_id.to_domain()) == (
+        job("a", 1),
+        WORKFLOW,
+    )
+    assert "Pause sent for 1 job" in widget.feedback.object
+
+
+def test_resume_sends_resume_for_the_selected_paused_jobs(
+    service, sink, clock, backend
+):
+    widget = pausing_widget(service, sink, clock, Support("a", "b"))
+    backend.beat(job("a", 1), JobState.paused)
+    backend.beat(job("b", 2), JobState.paused, workflow=OTHER_WORKFLOW)
+    widget.refresh()
+    widget.select([job("a", 1), job("b", 2)])
+    assert widget.buttons["pause"].disabled  # nothing runs
+    widget.buttons["resume"].clicks += 1
+    assert [(c.action, c.job_id.to_domain()) for c in sink.sent] == [
+        (JobAction.resume, job("a", 1)),
+        (JobAction.resume, job("b", 2)),
+    ]
+    assert "Resume sent for 2 jobs" in widget.feedback.object
+
+
+def test_the_buttons_follow_a_job_that_turns_paused(service, sink, clock, backend):
+    widget = pausing_widget(service, sink, clock, Support("a"))
+    backend.beat(job("a", 1))
+    widget.refresh()
+    widget.select([job("a", 1)])
+    assert not widget.buttons["pause"].disabled
+    backend.beat(job("a", 1), JobState.paused)
+    widget.refresh()
+    assert widget.buttons["pause"].disabled
+    assert not widget.buttons["resume"].disabled
+    assert rows(widget)[str(job("a", 1))]["state_key"] == "paused"
+
+
+def test_without_worker_support_there_are_no_pause_buttons(widget, backend):
+    backend.beat(job())
+    widget.refresh()
+    widget.select([job()])
+    assert not widget.buttons["pause"].visible
+    assert not widget.buttons["resume"].visible
+
+
+def test_a_viewers_forged_pause_is_refused_and_audited(
+    service, sink, clock, backend, tmp_path
+):
+    audit = AuditLog(tmp_path / "audit.jsonl", clock)
+    alice = Actor("alice", Role.viewer)
+    widget = pausing_widget(service, sink, clock, Support("a"), alice, audit=audit)
+    backend.beat(job("a", 1))
+    widget.refresh()
+    widget.select([job("a", 1)])
+    assert not widget.buttons["pause"].visible
+    widget.buttons["pause"].clicks += 1  # forged
+    assert sink.sent == []
+    assert "viewer 'alice' may not pause jobs" in html.unescape(widget.feedback.object)
+    record = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[0])
+    assert (record["action"], record["outcome"]) == ("pause_job", "refused")
+
+
+def test_a_pause_the_workers_stopped_accepting_is_refused_with_the_reason(
+    service, sink, clock, backend
+):
+    shown = Support("a")
+    widget = JobStatusWidget(
+        service,
+        JobController(CommandDispatcher(sink, support=Support())),
+        clock,
+        actor=OPERATOR,
+        # What the page saw before the worker went away.
+        action_support=shown.sources_supporting,
+    )
+    backend.beat(job("a", 1))
+    widget.refresh()
+    widget.select([job("a", 1)])
+    widget.buttons["pause"].clicks += 1
+    assert sink.sent == []
+    assert "Pause refused: Pause is not supported" in html.unescape(
+        widget.feedback.object
+    )

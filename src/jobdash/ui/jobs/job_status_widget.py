@@ -3,7 +3,8 @@
 """The legacy job-level view: one table row per job, with row actions.
 
 Built per browser session over the shared ``JobService`` (read) and
-``JobController`` (stop/reset). What every session shows the same — each
+``JobController`` (stop/reset; pause/resume where a backend worker accepts
+them). What every session shows the same — each
 row's cells, the ages, the initial frame — comes from the process's one
 :class:`~jobdash.ui.jobs.job_table_rows.JobTableRows`, built once per change; the
 session's refresher calls :meth:`JobStatusWidget.refresh`, which returns at
@@ -53,6 +54,7 @@ from jobdash.domain.access import Actor, PermissionDeniedError
 from jobdash.domain.clock import Clock
 from jobdash.domain.ids import JobId
 from jobdash.domain.job_state import JobState
+from jobdash.services.action_guard import ActionRefusedError
 from jobdash.services.job_controller import JobController
 from jobdash.services.job_service import JobService
 from jobdash.ui.durations import AGE_CELL_TEXT
@@ -85,6 +87,9 @@ from jobdash.ui.live_html import LiveHTML
 from jobdash.ui.stylesheets import stylesheet_url
 
 __all__ = ["STALE_FILTER", "JobStatusWidget", "first_line", "format_utc"]
+
+#: States a Pause applies to (the backend pauses a running job).
+_PAUSABLE = frozenset({JobState.active, JobState.finishing, JobState.warning})
 
 
 _HIDDEN = [STATE_KEY, STATE_VALUE, STALE, NO_DATA, JOB_NUMBER, WORKFLOW_ID]
@@ -214,6 +219,11 @@ class JobStatusWidget(pn.viewable.Viewer):
     table_rows
         The rows every session shares (the page passes the process's one);
         by default, this widget's own over ``job_service``.
+    action_support
+        The sources a fresh backend worker accepts an action for
+        (``WorkerRegistry.sources_supporting``): Pause and Resume are
+        enabled only for selected jobs it names. ``None``: no Pause or
+        Resume buttons (docs/decisions/0011-paused-aggregate-and-action-support.md).
     """
 
     def __init__(
@@ -226,8 +236,10 @@ class JobStatusWidget(pn.viewable.Viewer):
         page_size: int = 25,
         no_data_after: float | None = 30.0,
         table_rows: JobTableRows | None = None,
+        action_support: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         super().__init__()
+        self._action_support = action_support
         self._service = job_service
         self._source = (
             table_rows
@@ -324,8 +336,24 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._stop.on_click(self._on_stop)
         self._reset.on_click(self._on_reset)
         self._remove.on_click(self._on_remove)
+        self._pause = pn.widgets.Button(
+            label="Pause",
+            color="light",
+            css_classes=["jd-pause"],
+            description="Pause the selected active jobs (where the backend can)",
+        )
+        self._resume = pn.widgets.Button(
+            label="Resume",
+            color="light",
+            css_classes=["jd-resume"],
+            description="Resume the selected paused jobs",
+        )
+        self._pause.on_click(self._on_pause)
+        self._resume.on_click(self._on_resume)
         for button in (self._stop, self._reset, self._remove):
             button.visible = self._may_act
+        for button in (self._pause, self._resume):
+            button.visible = self._may_act and action_support is not None
         self._feedback = LiveHTML(
             "", css_classes=["jd-job-feedback"], stylesheets=[css], margin=(0, 5)
         )
@@ -343,8 +371,14 @@ class JobStatusWidget(pn.viewable.Viewer):
                 pn.Spacer(sizing_mode="stretch_width"),
                 self._stop,
                 self._reset,
+                self._pause,
+                self._resume,
                 self._remove,
                 css_classes=["jd-job-toolbar"],
+                # Five actions beside the filters do not fit in half a
+                # screen: the actions wrap to a second line instead of
+                # running under the next view.
+                styles={"flex-wrap": "wrap", "row-gap": "4px"},
                 sizing_mode="stretch_width",
                 align="end",
             ),
@@ -379,8 +413,15 @@ class JobStatusWidget(pn.viewable.Viewer):
 
     @property
     def buttons(self) -> dict[str, pn.widgets.Button]:
-        """The action buttons by action: ``stop``, ``reset``, ``remove``."""
-        return {"stop": self._stop, "reset": self._reset, "remove": self._remove}
+        """The action buttons by action: ``stop``, ``reset``, ``pause``,
+        ``resume``, ``remove``."""
+        return {
+            "stop": self._stop,
+            "reset": self._reset,
+            "pause": self._pause,
+            "resume": self._resume,
+            "remove": self._remove,
+        }
 
     @property
     def detail(self) -> pn.pane.HTML:
@@ -564,7 +605,63 @@ class JobStatusWidget(pn.viewable.Viewer):
         self._stop.disabled = not (enabled and running)
         self._reset.disabled = not (enabled and running)
         self._remove.disabled = not (enabled and stopped)
+        pausable, resumable = self._pausable(selected), self._resumable(selected)
+        self._pause.label = f"Pause ({len(pausable)})" if pausable else "Pause"
+        self._resume.label = f"Resume ({len(resumable)})" if resumable else "Resume"
+        self._pause.disabled = not (enabled and pausable)
+        self._resume.disabled = not (enabled and resumable)
         self._detail.object = _detail_html(selected)
+
+    def _supported(self, action: str) -> frozenset[str]:
+        support = self._action_support
+        return frozenset() if support is None else support(action)
+
+    def _pausable(self, selected: list[ShownJob]) -> list[ShownJob]:
+        """Selected jobs that run and whose worker accepts ``pause``."""
+        sources = self._supported("pause") if selected else frozenset()
+        return [
+            s
+            for s in selected
+            if s.row.status.state in _PAUSABLE and s.row.job_id.source_name in sources
+        ]
+
+    def _resumable(self, selected: list[ShownJob]) -> list[ShownJob]:
+        """Selected paused jobs whose worker accepts ``resume``."""
+        sources = self._supported("resume") if selected else frozenset()
+        return [
+            s
+            for s in selected
+            if s.row.status.state is JobState.paused
+            and s.row.job_id.source_name in sources
+        ]
+
+    def _on_pause(self, _: object = None) -> None:
+        self._pause_or_resume("Pause", self._pausable, self._controller.pause)
+
+    def _on_resume(self, _: object = None) -> None:
+        self._pause_or_resume("Resume", self._resumable, self._controller.resume)
+
+    def _pause_or_resume(
+        self,
+        verb: str,
+        targets: Callable[[list[ShownJob]], list[ShownJob]],
+        send: Callable[..., int],
+    ) -> None:
+        rows = [s.row for s in targets(self._selected())]
+        if not rows:
+            return
+        # The controller checks the actor and the workers' support again,
+        # and refuses (audited) whatever the browser sent.
+        try:
+            sent = send(
+                [row.job_id for row in rows],
+                actor=self._actor,
+                workflow_ids={row.job_id: row.status.workflow_id for row in rows},
+            )
+        except (PermissionDeniedError, ActionRefusedError) as exc:
+            self._say(f"{verb} refused: {exc}")
+            return
+        self._say(f"{verb} sent for {_jobs(sent)}.")
 
     def _on_stop(self, _: object = None) -> None:
         self._command("Stop", self._controller.stop_job)

@@ -19,7 +19,7 @@ catalogue that fits on one page — the usual case — shows no paging controls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import panel as pn
 
@@ -63,6 +63,10 @@ class WorkflowWidget(pn.viewable.Viewer):
     page_size
         Cards per page. A larger catalogue gets a summary, a filter, a search
         field and paging controls.
+    action_support
+        The sources a fresh backend worker accepts an action for
+        (``WorkerRegistry.sources_supporting``): a card offers Pause/Resume
+        only for those. ``None``: no card offers them.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class WorkflowWidget(pn.viewable.Viewer):
         notifications: NotificationLog | None = None,
         no_data_after: float = 30.0,
         page_size: int = 24,
+        action_support: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         if no_data_after <= 0:
             raise ValueError(f"no_data_after must be positive, got {no_data_after}")
@@ -85,6 +90,7 @@ class WorkflowWidget(pn.viewable.Viewer):
         self._notifications = notifications
         self._actor = actor
         self._no_data_after = no_data_after
+        self._action_support = action_support
         # The version is read before the snapshots: a change in between is
         # then seen by the next refresh instead of being lost.
         self._rendered_version = job_orchestrator.version
@@ -223,4 +229,5 @@ class WorkflowWidget(pn.viewable.Viewer):
             data_service=self._data_service,
             notifications=self._notifications,
             no_data_after=self._no_data_after,
+            action_support=self._action_support,
         )
