@@ -1,7 +1,12 @@
 import uuid
 
 from jobdash.domain import JobId, JobState, JobStatus, WorkflowId
-from jobdash.services.workflow_state import JobConfig, JobSet, WorkflowState
+from jobdash.services.workflow_state import (
+    MAX_COMMITS_REMEMBERED,
+    JobConfig,
+    JobSet,
+    WorkflowState,
+)
 
 WORKFLOW = WorkflowId("dream", "detector_view", 1)
 NUMBER = uuid.UUID(int=7)
@@ -79,3 +84,44 @@ def test_workflow_state_copy_shares_nothing_mutable():
     assert len(state.orphans) == 1
     # Statuses are immutable and shared on purpose.
     assert copy.current.jobs["a"].status is state.current.jobs["a"].status
+
+
+def test_a_copy_has_its_own_memory_of_commits():
+    state = WorkflowState()
+    state.remember_commit(NUMBER)
+    copy = state.copy()
+    copy.remember_commit(uuid.UUID(int=8))
+    assert list(state.committed_here) == [NUMBER]
+
+
+def test_commits_are_remembered_once_and_the_oldest_forgotten_first():
+    state = WorkflowState()
+    numbers = [uuid.UUID(int=n) for n in range(MAX_COMMITS_REMEMBERED + 1)]
+    for number in numbers:
+        state.remember_commit(number)
+    state.remember_commit(numbers[-1])
+    assert list(state.committed_here) == numbers[1:]
+
+
+def test_an_orphan_is_started_here_only_under_a_job_number_committed_here():
+    ours, theirs = uuid.UUID(int=1), uuid.UUID(int=2)
+    state = WorkflowState(
+        orphans={n: JobSet(n, {"a": heard()}) for n in (ours, theirs)}
+    )
+    state.remember_commit(ours)
+    assert state.orphan_started_here(ours)
+    assert not state.orphan_started_here(theirs)
+    assert not state.orphan_started_here(uuid.UUID(int=3))  # not an orphan
+
+
+def test_stopping_orphans_skips_stopped_jobs_and_ids_that_are_no_orphan():
+    number = uuid.UUID(int=1)
+    orphan = JobSet(number, {"a": heard(), "b": heard(JobState.stopped)})
+    state = WorkflowState(orphans={number: orphan})
+
+    commands = state.stop_orphans(
+        [JobId("a", number), JobId("b", number), JobId("a", uuid.UUID(int=5))]
+    )
+
+    assert [c.job_id.to_domain() for c in commands] == [JobId("a", number)]
+    assert orphan.stop_requested
