@@ -376,9 +376,14 @@ class JobStatusWidget(pn.viewable.Viewer):
                 self._remove,
                 css_classes=["jd-job-toolbar"],
                 # Five actions beside the filters do not fit in half a
-                # screen: the actions wrap to a second line instead of
-                # running under the next view.
-                styles={"flex-wrap": "wrap", "row-gap": "4px"},
+                # screen: the last ones wrap to a second line, at the right
+                # (the spacer fills the first), instead of running under
+                # the next view.
+                styles={
+                    "flex-wrap": "wrap",
+                    "justify-content": "flex-end",
+                    "row-gap": "4px",
+                },
                 sizing_mode="stretch_width",
                 align="end",
             ),
