@@ -61,6 +61,8 @@ def test_every_header_and_source_name_is_readable(
     table = page.locator(".jd-job-table .tabulator").first
     row = job_rows(page, LONG_SOURCE, DETECTOR_ID).first
     expect(row).to_be_visible(timeout=STATE_TIMEOUT)
+    # The widget's stylesheet is linked, and may arrive after the rows.
+    expect(table.locator(".tabulator-col").first).to_have_css("font-size", "12.5px")
 
     headers = table.evaluate(_HEADERS)
     labels = {h["field"]: h["label"] for h in headers if h["field"]}
@@ -108,6 +110,9 @@ def test_the_table_at_half_width_matches_its_baseline(
     open_dashboard(page, dashboard_server)
     expect(job_rows(page, LONG_SOURCE, DETECTOR_ID).first).to_be_visible(
         timeout=STATE_TIMEOUT
+    )
+    expect(page.locator(".jd-job-table .tabulator-col").first).to_have_css(
+        "font-size", "12.5px"
     )
     page.mouse.move(0, 0)
     ages = page.locator(

@@ -25,14 +25,13 @@ Update strategy (what reaches the browser):
   is cheaper). Rows added or removed replace ``value`` as a whole:
   ``Tabulator.stream`` needs an integer index, ours is the JobId text, and with
   remote pagination a full update sends one page anyway.
-* Ages (heartbeat, last data) are recomputed at most once a second, and
-  shown coarsely (:mod:`jobdash.ui.durations`): "< 5 s" while fresh, then in
-  5 s steps, then in minutes.
-  Panel's Tabulator redraws its whole page in the browser for any patch
-  (~0.1 s of the browser's main thread for 50 rows), so ages in whole seconds
-  meant a redraw every second that delayed every real change behind it.
-  Coarse, healthy rows never change; the frame's age columns are rewritten
-  in place, and only the cells on the visible page that changed are patched.
+* Ages (heartbeat, last data) are recomputed once a second for the rows on
+  the page in view only (``docs/decisions/0015-job-table-pages-on-the-server.md``),
+  and shown coarsely (:mod:`jobdash.ui.durations`): "< 5 s" while fresh,
+  then in 5 s steps, then in minutes, so a healthy row never changes. Their
+  patches go to the page alone (``_JobTable.patch_page``): Panel's ``patch``
+  re-filters and re-sorts every row whenever a sort or filter is set. Only
+  a table sorted by an age reads every row's ages (once a second).
 
 Untrusted text (source names, workflow ids, messages) only ever reaches the
 browser through Tabulator's escaping ``plaintext`` formatter or ``<%- %>``
@@ -91,6 +90,7 @@ __all__ = ["STALE_FILTER", "JobStatusWidget", "first_line", "format_utc"]
 #: States a Pause applies to (the backend pauses a running job).
 _PAUSABLE = frozenset({JobState.active, JobState.finishing, JobState.warning})
 
+_SECOND_NS = 1_000_000_000
 
 _HIDDEN = [STATE_KEY, STATE_VALUE, STALE, NO_DATA, JOB_NUMBER, WORKFLOW_ID]
 
@@ -189,6 +189,28 @@ class _JobTable(pn.widgets.Tabulator):
                 column["width"] = column["minWidth"] = _CHECKBOX_WIDTH
             column.update(_COLUMN_SIZES.get(column.get("field"), {}))
         return configuration
+
+    def patch_page(
+        self, patch: dict[str, list[tuple[str, Any]]], page_keys: list[str]
+    ) -> None:
+        """Set cells by index key; send the browser those on the page.
+
+        ``page_keys`` are the keys of the page's rows, in the order shown.
+        Unlike :meth:`patch`, this never re-filters and re-sorts every row
+        (Panel does, whenever a sort or filter is set): for cells that move
+        no row in or out of the page, such as ages.
+        """
+        value = self.value
+        where = {key: i for i, key in enumerate(page_keys)}
+        page: dict[str, list[tuple[int, Any]]] = {}
+        for column, cells in patch.items():
+            for key, cell in cells:
+                value.at[key, column] = cell
+                if key in where:
+                    page.setdefault(column, []).append((where[key], cell))
+        if page:
+            # The page's model, as Panel's own patch sends it.
+            super(pn.widgets.Tabulator, self)._patch(page)
 
 
 class JobStatusWidget(pn.viewable.Viewer):
@@ -314,6 +336,12 @@ class JobStatusWidget(pn.viewable.Viewer):
             stylesheets=[css],
         )
         self._table.param.watch(self._selection_changed, "selection")
+        # Which rows are on the page: recomputed only when one of these moves.
+        self._page_keys: list[str] | None = None
+        self._ages_at: int | None = None
+        self._table.param.watch(
+            self._page_moved, ["page", "page_size", "sorters", "filters", "value"]
+        )
 
         self._stop = pn.widgets.Button(
             label="Stop",
@@ -453,11 +481,22 @@ class JobStatusWidget(pn.viewable.Viewer):
         the service only when something shown changed, or once a second for
         the ages; when it has nothing new this costs an identity check.
         """
-        rows = self._source.read(self._clock.now_ns())
+        now = self._clock.now_ns()
+        by_age = self._sorted_by_age()
+        rows = self._source.read(now, ages=by_age)
         previous = self._rows
-        if rows is previous:
+        if rows is not previous:
+            self._rows = rows
+            self._changed(previous, rows)
+        if by_age:
+            # Sorted by an age: every row's ages came with the rows, above.
             return
-        self._rows = rows
+        if self._ages_at is None or not 0 <= now - self._ages_at < _SECOND_NS:
+            self._ages_at = now
+            self._patch_page_ages(now)
+
+    def _changed(self, previous: TableRows | None, rows: TableRows) -> None:
+        """Show ``rows`` where ``previous`` was shown: patch, or replace."""
         if previous is None or not _same_keys(previous, rows):
             self._replace_value(rows)
             self._update_actions()
@@ -473,9 +512,43 @@ class JobStatusWidget(pn.viewable.Viewer):
         else:
             patch = self._status_patch(changed, old, new)
             self._apply_ages(rows, set(changed), patch)
+            table = self._table
+            if patch and (table.sorters or table.filters or self._filter_installed):
+                # Panel re-filters and re-sorts, and resends the page.
+                self._page_keys = None
             self._send(patch)
         if changed:
             self._update_actions()
+
+    def _sorted_by_age(self) -> bool:
+        return any(s.get("field") in AGE_COLUMNS for s in self._table.sorters)
+
+    def _patch_page_ages(self, now: int) -> None:
+        """Patch the ages of the rows on the page that changed since shown.
+
+        Only the page's rows (``page_size``) are read and compared, whatever
+        the number of jobs; rows off the page keep the ages of the last
+        change until they are paged to (then the next tick patches them).
+        """
+        keys = self._visible_keys()
+        shown = self._shown
+        keys = [key for key in keys if key in shown]
+        if not keys:
+            return
+        value = self._table.value
+        positions = value.index.get_indexer(keys)
+        if (positions < 0).any():
+            self._page_keys = None
+            return
+        fresh = self._source.ages_of([shown[key] for key in keys], now)
+        patch: dict[str, list[tuple[str, Any]]] = {}
+        for column in AGE_COLUMNS:
+            new = fresh[column]
+            differs = _differs(value[column].to_numpy()[positions], new)
+            for i in np.flatnonzero(differs):
+                patch.setdefault(column, []).append((keys[i], new[i].item()))
+        if patch:
+            self._table.patch_page(patch, self._visible_keys())
 
     @property
     def _shown(self) -> dict[str, ShownJob]:
@@ -517,7 +590,7 @@ class JobStatusWidget(pn.viewable.Viewer):
                 continue
             value[column] = new
             if visible is None:
-                visible = self._visible_keys() | include
+                visible = set(self._visible_keys()) | include
             for position in np.flatnonzero(differs):
                 key = value.index[position]
                 if key in visible:
@@ -527,15 +600,25 @@ class JobStatusWidget(pn.viewable.Viewer):
         if patch:
             self._table.patch(patch, as_index=True)
 
-    def _visible_keys(self) -> set[str]:
-        """Index keys of the rows on the page the browser shows."""
-        table = self._table
-        view = table.current_view
-        if view is None:
-            return set()
-        size = table.page_size or table.initial_page_size
-        start = (table.page - 1) * size
-        return set(view.index[start : start + size])
+    def _visible_keys(self) -> list[str]:
+        """Index keys of the rows on the page the browser shows, in order.
+
+        Kept until the page, sort, filters or rows change: computing them
+        filters and sorts every row.
+        """
+        keys = self._page_keys
+        if keys is None:
+            table = self._table
+            view = table.current_view
+            size = table.page_size or table.initial_page_size
+            start = (table.page - 1) * size
+            keys = [] if view is None else list(view.index[start : start + size])
+            self._page_keys = keys
+        return keys
+
+    def _page_moved(self, *_: object) -> None:
+        self._page_keys = None
+        self._ages_at = None  # the rows paged to: their ages at the next tick
 
     def _replace_value(self, rows: TableRows) -> None:
         """Send the whole table (rows were added, removed or reordered)."""
@@ -565,12 +648,21 @@ class JobStatusWidget(pn.viewable.Viewer):
             mask = mask & match
         needle = (self._text_filter.value_input or "").strip().casefold()
         if needle:
-            shown = self._shown
-            mask &= np.fromiter(
-                (key in shown and needle in shown[key].search for key in frame.index),
-                dtype=bool,
-                count=len(frame),
-            )
+            rows = self._rows
+            if rows is not None and frame.index is self._table.value.index:
+                # The table's own frame: its rows are the shared rows', in
+                # order, so their search texts line up (one vectorised match).
+                mask &= rows.search.str.contains(needle, regex=False).to_numpy()
+            else:
+                shown = self._shown
+                mask &= np.fromiter(
+                    (
+                        key in shown and needle in shown[key].search
+                        for key in frame.index
+                    ),
+                    dtype=bool,
+                    count=len(frame),
+                )
         return pd.Series(mask, index=frame.index)
 
     def _filters_changed(self, *_: object) -> None:
@@ -579,13 +671,21 @@ class JobStatusWidget(pn.viewable.Viewer):
         )
         table = self._table
         with pn.io.hold():
-            # Re-adding is the public way to re-run a function filter.
-            if self._filter_installed:
-                table.remove_filter(self._mask_filter)
-            if active:
+            if active and self._filter_installed:
+                # Re-run the installed filter: one recompute of the page
+                # (removing and re-adding it recomputed twice).
+                if table.page == 1:
+                    table.param.trigger("page")
+                else:
+                    table.page = 1
+            elif active:
+                table.page = 1
                 table.add_filter(self._mask_filter)
+            elif self._filter_installed:
+                table.page = 1
+                table.remove_filter(self._mask_filter)
             self._filter_installed = active
-            table.page = 1
+        self._page_moved()
 
     # --- selection, actions ----------------------------------------------------
 

@@ -10,6 +10,11 @@ read a snapshot, rebuilt every row and recomputed every age once a second:
 with twenty sessions that was most of the server's CPU, and at 10,000 jobs
 each new session spent seconds building its own frame.
 
+Ages are not a change: rebuilding every row once a second for them kept the
+sessions' IOLoop busy at 10,000 jobs (a sort waited behind it), so a session
+asks for the ages of its page's rows only (:meth:`JobTableRows.ages_of`);
+``docs/decisions/0015-job-table-pages-on-the-server.md``.
+
 No Panel here: this is plain data over :class:`~jobdash.services.job_service.JobService`,
 read on the sessions' IOLoop (a lock makes it safe should Panel run session
 callbacks on threads).
@@ -249,6 +254,11 @@ class TableRows:
         self.ages_at = ages_at
 
     @cached_property
+    def search(self) -> pd.Series:
+        """:attr:`ShownJob.search` of every row, in table order (for the text filter)."""
+        return pd.Series([s.search for s in self.shown.values()], dtype=object)
+
+    @cached_property
     def frame(self) -> pd.DataFrame:
         """The whole table as a frame (built on first use; copy before changing)."""
         if not self.shown:
@@ -267,9 +277,12 @@ class JobTableRows:
     """The job table's rows, shared by every session of the process.
 
     :meth:`read` returns the current :class:`TableRows`; it re-reads the
-    service only when something shown changed (``display_version``) or the
-    ages are a second old, so however many sessions ask, the rows are built
-    once per change and the ages once a second.
+    service only when something shown changed (``display_version``), so
+    however many sessions ask, the rows are built once per change. Ages are
+    not a change: a session asks :meth:`ages_of` for the rows on its page,
+    once a second (``docs/decisions/0015-job-table-pages-on-the-server.md``).
+    Only a session sorted by an age column needs every row's ages: it reads
+    with ``ages=True``, and the rows are then rebuilt at most once a second.
 
     Parameters
     ----------
@@ -298,17 +311,41 @@ class JobTableRows:
         """The "no data" threshold in ns, or ``None``."""
         return self._no_data_ns
 
-    def read(self, now: int) -> TableRows:
-        """The current rows; rebuilt if the display changed or ages are due at ``now``."""
+    def read(self, now: int, *, ages: bool = False) -> TableRows:
+        """The current rows; rebuilt if the display changed.
+
+        With ``ages``, also if their ages are a second old at ``now``
+        (:attr:`TableRows.ages` are otherwise those of the last change).
+        """
         with self._lock:
             rows = self._rows
             if (
                 rows is None
                 or rows.display_version != self._service.display_version
-                or not 0 <= now - rows.ages_at < _NS
+                or (ages and not 0 <= now - rows.ages_at < _NS)
             ):
                 rows = self._rows = self._build(now, rows)
             return rows
+
+    def ages_of(self, shown: list[ShownJob], now: int) -> dict[str, np.ndarray]:
+        """The :data:`AGE_COLUMNS` of ``shown`` (a page's rows) at ``now``.
+
+        The receipt and data times are read from the service per job (a few
+        dozen look-ups), not from a snapshot of every job.
+        """
+        service = self._service
+        rows = []
+        for job in shown:
+            row = job.row
+            job_id = row.job_id
+            received = service.get_last_status_update_time(job_id)
+            rows.append(
+                row._replace(
+                    last_update=row.last_update if received is None else received,
+                    last_data=service.get_last_data_time(job_id),
+                )
+            )
+        return age_arrays(rows, now, self._no_data_ns)
 
     def _build(self, now: int, previous: TableRows | None) -> TableRows:
         snapshot = self._service.snapshot()
