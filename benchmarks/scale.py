@@ -57,6 +57,7 @@ import time
 from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from _process_stats import load_text, rss_mb
 from jobdash.testing.browser import Session, launch, open_session
@@ -324,7 +325,11 @@ def table_actions(
         session.expect(id, **expectation)
         assert callable(act)
         act()
-        hit = session.wait_for_hit(id, 30_000)
+        try:
+            hit = session.wait_for_hit(id, 30_000)
+        except PlaywrightTimeoutError:
+            problems.append(f"{id}: the table did not show the result within 30 s")
+            return float("nan")
         mark = session.mark(event)
         if mark is None or hit.already:
             problems.append(f"{id}: no {event} event before the DOM changed")
