@@ -18,8 +18,9 @@ a round of ``scheduled`` first, and every round 0.5 % of the jobs switching to
 
 Baseline, measured in the same run over the same messages: the bare cost of
 reading each heartbeat the obvious way, ``deserialise_x5f2`` then
-``json.loads(status_json)``. The target is a pipeline at least twice as fast
-as that bare decode (``ratio`` ≥ 2.0, issue "Performance"; "Core" asked 1.5).
+``json.loads(status_json)``. The target is a pipeline at least 2.3 times as
+fast as that bare decode (``ratio`` ≥ 2.3, issue "Performance"; 2.0 before
+it, "Core" asked 1.5).
 
 Memory: the process's current RSS after 50,000 and after all messages, and its
 peak. Every service keeps one entry per job, so nothing may grow with the
@@ -71,7 +72,7 @@ from jobdash.transport.message_source import Message
 WORKFLOWS = 300
 SOURCES = 10
 HEARTBEAT_INTERVAL_NS = 2_000_000_000
-TARGET_RATIO = 2.0
+TARGET_RATIO = 2.3
 MEMORY_CHECKPOINT = 50_000
 WARNING_EVERY = 200  # one job in this many warns in each round
 

@@ -31,4 +31,7 @@ extra). Helpers that need pytest stay in ``tests/``.
     Chromium sessions with the in-page probe (``probe.js``).
 ``freshness``
     State changes injected into a served app, timed until pages show them.
+``frame_log``
+    ``FrameLog``: when the server wrote each websocket frame, per browser
+    connection (the server's share of a change's latency).
 """

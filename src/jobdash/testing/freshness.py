@@ -28,18 +28,33 @@ Each change is also split into stages on the server: emission → the batch
 handed to the ingestion thread (``handover``) → the batch applied to every
 service (``applied``, when the ingestion thread next asks for messages) →
 DOM (the session's refresh tick, the patch, the websocket, the browser).
+
+With a :class:`~jobdash.testing.frame_log.FrameLog` installed, each sample
+also has ``sent``: emission → the websocket frame that carries the change to
+that session is written (the server's share; the browser's is
+``latency - sent``). The carrier is the first document-patch frame written
+to the session, after the change was injected (and after the frame matched
+to the same widget's previous change), that shows the change: for a row, a
+patch of the job table's ``state`` column (with its ``state_key``) at the
+job's position on the page, with the expected state; for a badge, a new
+text of the card header whose title is the workflow's and whose badge
+shows the expected aggregate.
 """
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from jobdash.domain.ids import JobId, WorkflowId
 from jobdash.domain.job_state import JobState
 from jobdash.testing.actors import OPERATOR
 from jobdash.testing.browser import Session
+from jobdash.testing.frame_log import FrameLog, patch_events
 from jobdash.testing.served_app import Emitted, ServedDashboard
 from jobdash.ui.workflows.workflow_card import card_css_name
 
@@ -162,7 +177,9 @@ class Sample:
     ``latency`` is emission → DOM in seconds (``None``: never shown within
     the deadline, or shown before it was injected, which means the
     measurement is broken); ``applied`` is emission → applied to the
-    services (``None`` for badges, which take several heartbeats).
+    services (``None`` for badges, which take several heartbeats);
+    ``sent`` is emission → the websocket frame carrying it written to the
+    session (``None`` without a frame log, or if no frame matched).
     """
 
     change: str
@@ -171,6 +188,7 @@ class Sample:
     latency: float | None
     applied: float | None
     already: bool = False
+    sent: float | None = None
 
 
 def inject_changes(
@@ -180,17 +198,22 @@ def inject_changes(
     *,
     spacing: float,
     deadline: float,
+    frame_log: FrameLog | None = None,
 ) -> list[Sample]:
     """Make each change ``spacing`` s after the previous; time every widget.
 
     Every session watches each target row and badge before the first change
     (see ``probe.js``); waits at most ``deadline`` seconds after the last
-    change for the pages to show the final state of each.
+    change for the pages to show the final state of each. With
+    ``frame_log`` (installed before the first session opened), frames are
+    recorded meanwhile and every sample gets its ``sent`` share.
     """
     recorder = app.recorder
     for session in sessions:
         for key, spec in _watched(changes).items():
             session.watch(key, **spec)
+    if frame_log is not None:
+        frame_log.recording = True
     watches = []
     for change in changes:
         armed = [recorder.watch(job, state) for job, state in change.carriers]
@@ -206,7 +229,12 @@ def inject_changes(
             if emitted is not None:
                 change.emitted[emitted.job_id] = emitted
     _wait_for_pages(sessions, changes, until)
-    return _samples(app, sessions, changes)
+    if frame_log is not None:
+        frame_log.recording = False
+    samples = _samples(app, sessions, changes)
+    if frame_log is None:
+        return samples
+    return _with_sent(samples, app, changes, frame_log, len(sessions))
 
 
 def _row_key(change: Change) -> str:
@@ -315,3 +343,114 @@ def _samples(
                     )
                 )
     return samples
+
+
+# --- the server's share: the frame that carried each change ---------------------------
+
+_BADGE = re.compile(r'class="jd-status-badge[^"]*">([^<]*)<')
+_TITLE = re.compile(r'class="jd-wf-title"[^>]*>([^<]*)<')
+
+
+def _with_sent(
+    samples: list[Sample],
+    app: ServedDashboard,
+    changes: Sequence[Change],
+    frame_log: FrameLog,
+    sessions: int,
+) -> list[Sample]:
+    """``samples`` with ``sent`` from the frames written to each session.
+
+    Session ``n`` is connection ``n`` of the log (the sessions were opened
+    one after the other); the rows' positions are those of the shared job
+    table (every session shows the same first page, unsorted).
+    """
+    table_rows = app.services.job_table_rows
+    assert table_rows is not None
+    keys = list(table_rows.read(time.time_ns()).shown)
+    position = {str(job_id): keys.index(str(job_id)) for job_id, _ in app.jobs}
+    titles = {spec.workflow_id: spec.title for spec in app.services.catalogue.workflows}
+    sent: dict[tuple[str, str, int], float] = {}
+    for session in range(min(sessions, frame_log.connections)):
+        frames = [(f, patch_events(f)) for f in frame_log.frames(session)]
+        cursor: dict[str, int] = {}
+        for change in changes:
+            row = change.row_emitted()
+            emitted_at = {
+                "row": None if row is None else row.stamped,
+                "badge": change.badge_emitted(),
+            }
+            for widget, key, state in _expected(change):
+                emitted = emitted_at[widget]
+                if emitted is None:
+                    continue
+                if widget == "row":
+                    where: object = position[str(change.job_id)]
+                else:
+                    where = titles[change.workflow_id]
+                for index in range(cursor.get(key, 0), len(frames)):
+                    frame, events = frames[index]
+                    if frame.at < change.injected:
+                        continue
+                    if _carries(events, widget, where, state):
+                        cursor[key] = index + 1
+                        if frame.at >= emitted:
+                            sent[(change.name, widget, session)] = frame.at - emitted
+                        break
+    return [
+        _replace_sent(s, sent.get((s.change, s.widget, s.session))) for s in samples
+    ]
+
+
+def _replace_sent(sample: Sample, sent: float | None) -> Sample:
+    return Sample(
+        sample.change,
+        sample.widget,
+        sample.session,
+        sample.latency,
+        sample.applied,
+        sample.already,
+        sent,
+    )
+
+
+def _carries(
+    events: list[dict[str, Any]], widget: str, where: object, state: str
+) -> bool:
+    """Whether a frame's events show ``state`` in the watched row or badge.
+
+    ``where`` is the row's position on the table's page, or the workflow's
+    title (what its card header shows).
+    """
+    for event in events:
+        if widget == "row" and event.get("kind") == "ColumnsPatched":
+            patches = _entries(event.get("patches"))
+            if "state_key" not in patches:
+                continue  # not the job table (the timeline has a state too)
+            for at, text in patches.get("state", []):
+                if at == where and isinstance(text, str) and _shows(text, state):
+                    return True
+        elif widget == "badge" and event.get("kind") == "ModelChanged":
+            new = event.get("new")
+            if event.get("attr") != "text" or not isinstance(new, str):
+                continue
+            if "jd-status-badge" not in new:
+                continue
+            markup = html.unescape(new)
+            title, badge = _TITLE.search(markup), _BADGE.search(markup)
+            if (
+                title is not None
+                and badge is not None
+                and html.unescape(title.group(1)) == where
+                and _shows(html.unescape(badge.group(1)).strip(), state)
+            ):
+                return True
+    return False
+
+
+def _entries(value: object) -> dict[str, Any]:
+    """A Bokeh-serialised map (``{"type": "map", "entries": [...]}``) as a dict."""
+    if isinstance(value, dict):
+        if value.get("type") == "map":
+            return dict(value.get("entries", []))
+        return value
+    return {}

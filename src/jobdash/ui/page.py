@@ -39,6 +39,7 @@ from typing import Any
 import panel as pn
 
 from jobdash.assets import asset
+from jobdash.ui import lazy_model_refs
 from jobdash.ui.dashboard_services import DashboardServices
 from jobdash.ui.header import PageHeader
 from jobdash.ui.jobs.job_status_widget import JobStatusWidget
@@ -267,6 +268,7 @@ def build_page(services: DashboardServices) -> pn.template.BootstrapTemplate:
     inside a session the refresher is scheduled on the session's IOLoop and
     stopped with it. Outside one (a script, a test) nothing is scheduled.
     """
+    lazy_model_refs.install()  # every session's patches: see that module
     page = DashboardPage(services)
     document = pn.state.curdoc
     if document is not None and document.session_context is not None:
