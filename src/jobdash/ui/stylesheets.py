@@ -18,7 +18,7 @@ them with no flag. Each URL carries a digest of the file's content (``?v=``),
 so a changed file is fetched again, and an unchanged one is cached for good
 (Tornado's static handler sends a long ``Cache-Control`` for versioned URLs).
 
-See ``docs/decisions/0011-stylesheets-served-once.md``.
+See ``docs/decisions/0013-stylesheets-served-once.md``.
 """
 
 from __future__ import annotations
