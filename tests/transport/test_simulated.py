@@ -28,8 +28,10 @@ from jobdash.transport.simulated import (
     HISTOGRAM_BINS,
     OUTPUT_NAME,
     SIMULATED_VERSION,
+    SOURCES_PER_WORKER,
     WORKERS,
     SimulatedBackend,
+    simulated_workers,
 )
 from jobdash.transport.simulated_scenarios import (
     DEFAULT_ERROR,
@@ -417,6 +419,39 @@ def test_a_job_runs_on_the_worker_that_lists_its_source(backend, recorder):
     (serving,) = [beat for beat in beats if "mantle" in beat.source_names]
     assert serving.active_job_count == 1
     assert sum(beat.active_job_count or 0 for beat in beats) == 1
+
+
+def test_a_catalogue_of_ten_thousand_sources_is_served_by_workers_whose_heartbeats_decode(
+    clock,
+):
+    # Two workers listing 5,000 sources each would send heartbeats over the
+    # codec's size limit, and the dashboard would skip every one of them.
+    big = WorkflowCatalogue.model_validate(
+        {
+            "instrument": "dream",
+            "workflows": [
+                {
+                    "id": f"dream/scale_{w}/1",
+                    "title": f"Scale {w}",
+                    "source_names": [f"bank_{w:04d}_{s:02d}" for s in range(10)],
+                }
+                for w in range(1_000)
+            ],
+        }
+    )
+    backend = SimulatedBackend(big, clock, heartbeat_interval=INTERVAL)
+    backend.start()
+    try:
+        beats = services(Recorder(backend, clock).run(0.1))  # decode raises if too big
+    finally:
+        backend.stop()
+    assert len(beats) == len(simulated_workers(10_000)) == 20
+    assert sum(len(beat.source_names) for beat in beats) == 10_000
+
+
+def test_an_instruments_catalogue_is_served_by_the_two_named_workers():
+    assert simulated_workers(1) == simulated_workers(2 * SOURCES_PER_WORKER) == WORKERS
+    assert len(simulated_workers(2 * SOURCES_PER_WORKER + 1)) == 3
 
 
 def test_nothing_is_emitted_before_start_except_answers_to_commands(clock):

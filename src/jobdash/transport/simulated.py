@@ -44,10 +44,14 @@ Simulator panel and browser tests):
                   lost, and adoption
 ================  ============================================================
 
-Besides jobs, two simulated workers (``data_reduction``/``worker-0`` and
-``worker-1``) send service heartbeats every heartbeat interval, with their
+Besides jobs, simulated workers (``data_reduction``/``worker-0``,
+``worker-1``, …) send service heartbeats every heartbeat interval, with their
 version, the catalogue sources each serves (a source's jobs run on its
-worker) and the job actions they accept (all of ``JobAction``).
+worker) and the job actions they accept (all of ``JobAction``). An
+instrument's catalogue gets two; a catalogue of more than
+``2 * SOURCES_PER_WORKER`` sources (the scale benchmarks') one per
+``SOURCES_PER_WORKER``, as a real deployment would scale out, so that no
+heartbeat's list of sources outgrows the codec's size limit.
 """
 
 from __future__ import annotations
@@ -111,16 +115,23 @@ __all__ = [
     "HISTOGRAM_BINS",
     "OUTPUT_NAME",
     "SIMULATED_VERSION",
+    "SOURCES_PER_WORKER",
     "SUPPORTED_ACTIONS",
     "WORKERS",
     "SimulatedBackend",
+    "simulated_workers",
 ]
 
 #: Bins of the histogram every active job publishes.
 HISTOGRAM_BINS = 50
 #: The ``output_name`` of that histogram.
 OUTPUT_NAME = "histogram"
-#: (service name, worker id) of the simulated workers; jobs are spread over them.
+#: Sources per simulated worker, on average (sources are hashed onto workers;
+#: a heartbeat lists them all, and ~500 names of ~30 bytes stay far below the
+#: codec's 64 KiB limit).
+SOURCES_PER_WORKER = 500
+#: (service name, worker id) of the simulated workers of an instrument's
+#: catalogue (up to ``2 * SOURCES_PER_WORKER`` sources); jobs are spread over them.
 WORKERS = (("data_reduction", "worker-0"), ("data_reduction", "worker-1"))
 #: The backend version the simulated workers report.
 SIMULATED_VERSION = f"jobdash-simulated {__version__}"
@@ -225,11 +236,13 @@ class SimulatedBackend:
         self._drop_ack_probability = self._scenario.drop_ack_probability
         self._adopt_on_start = self._scenario.adoption
         # The sources each worker serves, as its service heartbeat lists them.
-        served: list[list[SourceName]] = [[] for _ in WORKERS]
-        for source_name in sorted(
+        sources = sorted(
             {name for spec in catalogue.workflows for name in spec.source_names}
-        ):
-            served[_worker_of(source_name)].append(source_name)
+        )
+        self._workers = simulated_workers(len(sources))
+        served: list[list[SourceName]] = [[] for _ in self._workers]
+        for source_name in sources:
+            served[self._worker_of(source_name)].append(source_name)
         self._served = tuple(tuple(names) for names in served)
 
     # --- MessageSource -------------------------------------------------------
@@ -560,7 +573,7 @@ class SimulatedBackend:
             job_id=job_id,
             workflow_id=workflow_id,
             state=state,
-            worker=_worker_of(job_id.source_name),
+            worker=self._worker_of(job_id.source_name),
             counts=np.zeros(HISTOGRAM_BINS),
             peak=float(self._rng.uniform(10.0, HISTOGRAM_BINS - 10.0)),
             start_time=start_time,
@@ -641,7 +654,7 @@ class SimulatedBackend:
             )
             job.payload = encode_status(
                 status,
-                host_name=f"sim-{WORKERS[job.worker][1]}",
+                host_name=f"sim-{self._workers[job.worker][1]}",
                 update_interval_ms=self._interval_ms,
             )
             job.payload_key = key
@@ -691,12 +704,16 @@ class SimulatedBackend:
 
     # --- workers ----------------------------------------------------------------------
 
+    def _worker_of(self, source_name: SourceName) -> int:
+        """The index in ``self._workers`` of the worker that serves ``source_name``."""
+        return zlib.crc32(source_name.encode()) % len(self._workers)
+
     def _worker_heartbeats(self, due: int) -> None:
-        counts = [0] * len(WORKERS)
+        counts = [0] * len(self._workers)
         for job in self._jobs.values():
             counts[job.worker] += 1
         for (service_name, worker_id), count, served in zip(
-            WORKERS, counts, self._served, strict=True
+            self._workers, counts, self._served, strict=True
         ):
             status = ServiceStatus(
                 instrument=self._catalogue.instrument,
@@ -759,9 +776,14 @@ class SimulatedBackend:
         return self._faults.reported(job.state, job.job_id, job.workflow_id)
 
 
-def _worker_of(source_name: SourceName) -> int:
-    """The index in :data:`WORKERS` of the worker that serves ``source_name``."""
-    return zlib.crc32(source_name.encode()) % len(WORKERS)
+def simulated_workers(source_count: int) -> tuple[tuple[str, str], ...]:
+    """(service name, worker id) of the workers that serve ``source_count`` sources.
+
+    :data:`WORKERS` up to ``2 * SOURCES_PER_WORKER`` sources, one more worker
+    per ``SOURCES_PER_WORKER`` beyond.
+    """
+    count = max(len(WORKERS), -(-source_count // SOURCES_PER_WORKER))
+    return tuple(("data_reduction", f"worker-{index}") for index in range(count))
 
 
 def _ns(seconds: float) -> int:
