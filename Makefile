@@ -61,7 +61,7 @@ bench: $(STAMP) ## Run the benchmarks; each prints its figures last
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 screenshots: $(STAMP) system-deps ## Regenerate the browser screenshot baselines
-	$(BIN)/pytest tests/browser -m browser -k screenshot --update-screenshots
+	$(BIN)/pytest tests/browser -m screenshot --update-screenshots
 
 lock: ## Re-resolve pyproject.toml's dependencies and rewrite requirements.lock
 	rm -rf .lock-venv

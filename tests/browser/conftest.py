@@ -63,6 +63,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that compares with a baseline is a screenshot test, whatever its
+    # name: `make screenshots` (`-m screenshot --update-screenshots`) finds
+    # every baseline's writer this way.
+    for item in items:
+        if "assert_screenshot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.screenshot)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
