@@ -17,8 +17,10 @@ rewrites them.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,6 +55,36 @@ def _load(png: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def _screenshot(target: Page | Locator, mask: Sequence[Locator]) -> bytes:
+    """The PNG of a page's viewport, or of the whole pixels inside an element.
+
+    An element at a fractional position (a card below text whose height is
+    not a whole number of pixels) makes Playwright's element screenshot
+    round its box outwards, so its first row is sometimes the neighbour's
+    edge and sometimes not. Clipping to the pixels wholly inside the box
+    makes the picture independent of the fraction.
+    """
+    options: dict[str, Any] = {
+        "animations": "disabled",
+        "caret": "hide",
+        "mask": list(mask),
+        "mask_color": MASK_COLOUR,
+        "scale": "css",
+    }
+    if isinstance(target, Page):
+        return target.screenshot(**options)
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    viewport = target.page.viewport_size
+    if box is None or viewport is None or box["height"] > viewport["height"]:
+        return target.screenshot(**options)
+    left, top = math.ceil(box["x"]), math.ceil(box["y"])
+    right = math.floor(box["x"] + box["width"])
+    bottom = math.floor(box["y"] + box["height"])
+    clip = {"x": left, "y": top, "width": right - left, "height": bottom - top}
+    return target.page.screenshot(clip=clip, **options)
+
+
 def compare_screenshot(
     target: Page | Locator,
     name: str,
@@ -77,13 +109,7 @@ def compare_screenshot(
         Returns the directory for ``<name>-actual.png``, ``-expected.png``
         and ``-diff.png`` on a mismatch.
     """
-    png = target.screenshot(
-        animations="disabled",
-        caret="hide",
-        mask=list(mask),
-        mask_color=MASK_COLOUR,
-        scale="css",
-    )
+    png = _screenshot(target, mask)
     baseline = BASELINES / f"{name}.png"
     if update:
         BASELINES.mkdir(parents=True, exist_ok=True)
