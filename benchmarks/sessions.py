@@ -13,7 +13,13 @@ result a second per active job from the simulated backend).
    spends elsewhere) and the dashboard's (the rest: ingestion, routing,
    services, every session's refresh and the Bokeh server); the server's
    RSS; and each page's long tasks (> 50 ms of main-thread work, from a
-   ``PerformanceObserver({type: "longtask"})``) per minute and the longest.
+   ``PerformanceObserver({type: "longtask"})``) per minute and the longest;
+   and the long animation frames (Long Animation Frames API: > 50 ms), all
+   of them and those over 200 ms, their time split by the script file that
+   ran it (Bokeh, Panel, Tabulator, jobdash's own ES modules) and what no
+   script ran (style, layout and paint), so that "no long task from our
+   code" can be read off: the longest script of ours in any long frame. A script is its entry point: Bokeh
+   applying a patch our server sent counts as Bokeh's.
 2. Churn: the 20 sessions close; once the server has destroyed them, the
    baseline is taken (RSS, live session refreshers, open Bokeh sessions and
    their callbacks); then ``--churn`` (default 200) times a session opens
@@ -40,7 +46,7 @@ import time
 from playwright.sync_api import Browser, sync_playwright
 
 from _process_stats import CpuSample, cpu_sample, load_text, rss_mb
-from jobdash.testing.browser import Session, launch, open_session
+from jobdash.testing.browser import LongFrame, Session, launch, open_session
 from jobdash.testing.served_app import ServedDashboard, serve_dashboard
 from jobdash.testing.waiting import wait_until
 from jobdash.ui.session_refresh import live_refreshers
@@ -139,6 +145,31 @@ def steady_load(
         for start_at, duration in session.long_tasks()
         if start_wall <= start_at <= end_wall
     ]
+    long_frames = [
+        frame
+        for session in sessions
+        for frame in session.long_frames()
+        if start_wall <= frame.start <= end_wall
+    ]
+    frames_over = [f for f in long_frames if f.duration_ms > TARGET_LONGEST_TASK_MS]
+    for title, frames in (
+        ("long animation frames (> 50 ms)", long_frames),
+        ("long animation frames over 200 ms", frames_over),
+    ):
+        attributed = long_frame_attribution(frames)
+        if attributed:
+            print(f"== {title}: where their time went")
+            for owner, ms in attributed.items():
+                print(f"{owner[:70]:70s} {ms:9.0f} ms")
+    ours_ms = max(
+        (
+            script.duration_ms
+            for frame in long_frames
+            for script in frame.scripts
+            if _is_ours(script.source)
+        ),
+        default=0.0,
+    )
     minutes = wall / 60
     longest = max((d for _, d in long_tasks), default=0.0)
     over_200 = sum(1 for _, d in long_tasks if d > TARGET_LONGEST_TASK_MS)
@@ -167,9 +198,52 @@ def steady_load(
         "long_task_max_ms": f"{longest:.0f}",
         "long_tasks_over_200ms": over_200,
         "long_task_target_met": "yes" if longest <= TARGET_LONGEST_TASK_MS else "no",
+        "long_frames_total": len(long_frames),
+        "long_frame_max_ms": f"{max((f.duration_ms for f in long_frames), default=0.0):.0f}",
+        "long_frames_over_200ms": len(frames_over),
+        "long_frame_max_script_of_ours_ms": f"{ours_ms:.0f}",
+        "long_frame_ours_target_met": "yes"
+        if ours_ms <= TARGET_LONGEST_TASK_MS
+        else "no",
         "steady_load_avg_before": load_before,
         "steady_load_avg_after": load_after,
     }
+
+
+def long_frame_attribution(frames: list[LongFrame]) -> dict[str, float]:
+    """Milliseconds of long frames per script file and invoker, and the rest.
+
+    A script is named by its file (``bokeh-3.9.2.min.js``); ``blob:`` URLs
+    are the ES modules Panel builds from jobdash's own ``.js`` files
+    (``TabulatorRowUpdates``, ``ToastArea``). What a frame spent outside any
+    script is style, layout and paint ("rendering"). The invoker says what
+    ran the script: ``WebSocket.onmessage`` is Bokeh applying what the
+    server sent, a timer or ``requestAnimationFrame`` its own scheduling.
+    """
+    owners: dict[str, float] = {}
+    for frame in frames:
+        in_scripts = 0.0
+        for script in frame.scripts:
+            owner = f"{_script_owner(script.source)} <- {script.invoker or '?'}"
+            owners[owner] = owners.get(owner, 0.0) + script.duration_ms
+            in_scripts += script.duration_ms
+        rest = max(0.0, frame.duration_ms - in_scripts)
+        owners["(rendering: style, layout, paint)"] = (
+            owners.get("(rendering: style, layout, paint)", 0.0) + rest
+        )
+    return dict(sorted(owners.items(), key=lambda kv: -kv[1]))
+
+
+def _script_owner(source: str) -> str:
+    if _is_ours(source):
+        return "jobdash ES modules (blob:)"
+    if not source:
+        return "(no script URL)"
+    return source.split("?", 1)[0].rsplit("/", 1)[-1] or source
+
+
+def _is_ours(source: str) -> bool:
+    return source.startswith("blob:")
 
 
 def _server_threads(start: CpuSample, end: CpuSample, main: str) -> dict[str, float]:

@@ -23,7 +23,9 @@ from playwright.sync_api import Browser, Page, Playwright
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "FrameScript",
     "Hit",
+    "LongFrame",
     "Session",
     "launch",
     "open_session",
@@ -45,6 +47,31 @@ _PROBE = Path(__file__).with_name("probe.js").read_text(encoding="utf-8")
 def launch(playwright: Playwright) -> Browser:
     """Headless Debian Chromium with the harness's flags."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@dataclass(frozen=True)
+class FrameScript:
+    """One script a long animation frame ran (Long Animation Frames API).
+
+    ``source`` is the script's URL (``blob:`` for the ES modules Panel
+    builds from our components' ``.js`` files), ``func`` the entry
+    function's name when the browser knows it, ``invoker`` what called it
+    (``WebSocket.onmessage``, a timer, an event listener).
+    """
+
+    source: str
+    func: str
+    invoker: str
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class LongFrame:
+    """An animation frame whose work took over 50 ms (epoch seconds)."""
+
+    start: float
+    duration_ms: float
+    scripts: tuple[FrameScript, ...]
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,26 @@ class Session:
         """(start epoch seconds, duration ms) of every long task so far."""
         raw = self.page.evaluate("() => window.__jdProbe.longTasks")
         return [(start / 1000, duration) for start, duration in raw]
+
+    def long_frames(self) -> list[LongFrame]:
+        """Every long animation frame so far (> 50 ms), with the scripts it ran."""
+        raw = self.page.evaluate("() => window.__jdProbe.longFrames")
+        return [
+            LongFrame(
+                start=entry["start"] / 1000,
+                duration_ms=entry["duration"],
+                scripts=tuple(
+                    FrameScript(
+                        script["source"],
+                        script["func"],
+                        script["invoker"],
+                        script["duration"],
+                    )
+                    for script in entry["scripts"]
+                ),
+            )
+            for entry in raw
+        ]
 
     def mark(self, event_type: str) -> float | None:
         """Epoch seconds of the latest ``click``/``input``/``keydown`` event."""

@@ -8,7 +8,10 @@
 //   the next paint;
 // * every distinct text a watched job row's state or card badge shows, and
 //   when it first showed (probe.watch, probe.histories);
-// * every long task (> 50 ms of main-thread work), via PerformanceObserver.
+// * every long task (> 50 ms of main-thread work), via PerformanceObserver;
+// * every long animation frame (> 50 ms) with the scripts it ran (Long
+//   Animation Frames API: each script's source URL, function and invoker),
+//   so that a benchmark can say whose code a long task was.
 //
 // Panel renders every component inside a shadow root, which observers and
 // selectors on the document do not see into; the probe wraps attachShadow so
@@ -21,6 +24,7 @@
   const now = () => performance.timeOrigin + performance.now();
   const probe = {
     longTasks: [],
+    longFrames: [],
     hits: [],
     pending: new Map(),
     mutationCallbacks: 0,
@@ -35,6 +39,22 @@
         probe.longTasks.push([performance.timeOrigin + entry.startTime, entry.duration]);
       }
     }).observe({ type: "longtask", buffered: true });
+  }
+  if (PerformanceObserver.supportedEntryTypes.includes("long-animation-frame")) {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        probe.longFrames.push({
+          start: performance.timeOrigin + entry.startTime,
+          duration: entry.duration,
+          scripts: (entry.scripts || []).map((script) => ({
+            source: script.sourceURL || "",
+            func: script.sourceFunctionName || "",
+            invoker: script.invoker || "",
+            duration: script.duration,
+          })),
+        });
+      }
+    }).observe({ type: "long-animation-frame", buffered: true });
   }
 
   // --- searching through shadow roots ---------------------------------------------
