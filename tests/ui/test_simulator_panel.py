@@ -16,6 +16,7 @@ from jobdash.ui.simulator_panel import (
     FaultAction,
     SimulatorPanel,
     Target,
+    shared_targets,
     targets_of,
 )
 
@@ -55,6 +56,17 @@ def test_targets_list_each_workflow_then_its_sources(
     assert targets["Detector view · mantle_detector"] == Target(
         DETECTOR_VIEW, "mantle_detector"
     )
+
+
+def test_every_session_shares_one_target_list_until_the_catalogue_changes(
+    catalogue: WorkflowCatalogue,
+) -> None:
+    first = shared_targets(catalogue)
+    assert shared_targets(catalogue) is first
+    assert dict(first) == targets_of(catalogue)
+    reloaded = catalogue.model_copy(deep=True)
+    assert shared_targets(reloaded) is not first
+    assert dict(shared_targets(reloaded)) == dict(first)
 
 
 def test_a_warning_injected_on_a_source_reaches_the_backend(

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
+import weakref
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import partial
 from typing import Any, NamedTuple, Protocol
@@ -37,6 +40,7 @@ __all__ = [
     "SimulatorPanel",
     "SimulatorReading",
     "Target",
+    "shared_targets",
     "targets_of",
 ]
 
@@ -137,6 +141,39 @@ def targets_of(catalogue: WorkflowCatalogue) -> dict[str, Target]:
     return options
 
 
+class _SharedTargets:
+    """The target options of the latest catalogue, built once for all sessions.
+
+    Each session's panel lists the same options; at 10,000 jobs their labels
+    and targets are ~2 MB, which every session used to build again. Only the
+    latest catalogue's are kept, by weak reference, so a reloaded catalogue
+    gets its own and the old one is not kept alive.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._catalogue: weakref.ref[WorkflowCatalogue] | None = None
+        self._targets: Mapping[str, Target] = {}
+
+    def of(self, catalogue: WorkflowCatalogue) -> Mapping[str, Target]:
+        with self._lock:
+            if self._catalogue is None or self._catalogue() is not catalogue:
+                self._targets = targets_of(catalogue)
+                self._catalogue = weakref.ref(catalogue)
+            return self._targets
+
+
+_shared = _SharedTargets()
+
+
+def shared_targets(catalogue: WorkflowCatalogue) -> Mapping[str, Target]:
+    """:func:`targets_of` ``catalogue``, the same mapping for every caller.
+
+    Read-only: it is shared between sessions.
+    """
+    return _shared.of(catalogue)
+
+
 class SimulatorPanel(pn.viewable.Viewer):
     """A collapsed card with the fault controls and, if frozen, clock steps.
 
@@ -169,7 +206,7 @@ class SimulatorPanel(pn.viewable.Viewer):
         self._clock = clock
         self._update_every = max(1, update_every)
         self._ticks = 0
-        self._targets = targets_of(catalogue)
+        self._targets = shared_targets(catalogue)
         labels = list(self._targets)
         self.target = pn.widgets.Select(
             label="Target",
