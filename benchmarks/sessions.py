@@ -18,8 +18,9 @@ result a second per active job from the simulated backend).
    of them and those over 200 ms, their time split by the script file that
    ran it (Bokeh, Panel, Tabulator, jobdash's own ES modules) and what no
    script ran (style, layout and paint), so that "no long task from our
-   code" can be read off: the longest script of ours in any long frame. A script is its entry point: Bokeh
-   applying a patch our server sent counts as Bokeh's.
+   code" can be read off: the longest script of ours in any long frame. A
+   script is its entry point: Bokeh applying a patch our server sent counts
+   as Bokeh's.
 2. Churn: the 20 sessions close; once the server has destroyed them, the
    baseline is taken (RSS, live session refreshers, open Bokeh sessions and
    their callbacks); then ``--churn`` (default 200) times a session opens
